@@ -1,0 +1,115 @@
+"""Maps every failure of an API request onto `{"error": {"code", "message", "fields"?}}`."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from chronoverse.errors import ServiceError, error_body
+
+logger = logging.getLogger(__name__)
+
+_CODE_BY_EXCEPTION: list[tuple[type[Exception], str]] = [
+    (exceptions.ParseError, "invalid_argument"),
+    (exceptions.ValidationError, "invalid_argument"),
+    (exceptions.NotAuthenticated, "unauthenticated"),
+    (exceptions.AuthenticationFailed, "unauthenticated"),
+    (exceptions.PermissionDenied, "permission_denied"),
+    (exceptions.NotFound, "not_found"),
+    (exceptions.MethodNotAllowed, "method_not_allowed"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (exceptions.NotAcceptable, "invalid_argument"),
+    (exceptions.Throttled, "rate_limited"),
+]
+
+
+def retry_after_header(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))
+
+
+def _flatten(detail: Any) -> list[str]:
+    if isinstance(detail, dict):
+        return [f"{key}: {msg}" for key, value in detail.items() for msg in _flatten(value)]
+    if isinstance(detail, list):
+        return [msg for item in detail for msg in _flatten(item)]
+    return [str(detail)]
+
+
+def validation_fields(detail: Any) -> dict[str, list[str]]:
+    """DRF's nested error detail as `{field: [messages]}`; nested fields are dotted (`payload.image`)."""
+    if not isinstance(detail, dict):
+        return {"non_field_errors": _flatten(detail)}
+    fields: dict[str, list[str]] = {}
+    for key, value in detail.items():
+        if isinstance(value, dict):
+            for sub_key, messages in validation_fields(value).items():
+                name = key if sub_key == "non_field_errors" else f"{key}.{sub_key}"
+                fields.setdefault(name, []).extend(messages)
+        elif isinstance(value, list) and any(isinstance(item, dict) for item in value):
+            for index, item in enumerate(value):
+                if isinstance(item, dict):
+                    for sub_key, messages in validation_fields(item).items():
+                        fields.setdefault(f"{key}.{index}.{sub_key}", []).extend(messages)
+                elif item:
+                    fields.setdefault(key, []).extend(_flatten(item))
+        else:
+            fields[key] = _flatten(value)
+    return fields
+
+
+def _validation_message(fields: dict[str, list[str]]) -> str:
+    if list(fields) == ["non_field_errors"]:
+        return fields["non_field_errors"][0]
+    first = next(iter(fields))
+    return f"Invalid value for '{first}': {fields[first][0]}"
+
+
+def exception_handler(exc: Exception, context: dict) -> Response:
+    if isinstance(exc, ServiceError):
+        response = Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+        if exc.retry_after is not None:
+            response["Retry-After"] = retry_after_header(exc.retry_after)
+        return response
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        return Response(error_body("payload_too_large", "Request body is too large."), status=413)
+
+    if not isinstance(exc, exceptions.APIException):
+        logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
+        return Response(error_body("internal", "Internal server error."), status=500)
+    code = next(
+        (code for exc_type, code in _CODE_BY_EXCEPTION if isinstance(exc, exc_type)),
+        "invalid_argument" if exc.status_code < 500 else "internal",
+    )
+    headers: dict[str, str] = {}
+    if isinstance(exc, exceptions.ValidationError):
+        fields = validation_fields(exc.detail)
+        body = error_body(code, _validation_message(fields), fields)
+    else:
+        body = error_body(code, " ".join(_flatten(exc.detail)))
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        headers["Retry-After"] = retry_after_header(exc.wait)
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    return Response(body, status=exc.status_code, headers=headers)
+
+
+def is_api_path(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def json_error(code: str, message: str, status: int, **headers: str) -> JsonResponse:
+    response = JsonResponse(error_body(code, message), status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response

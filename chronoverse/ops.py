@@ -1,0 +1,58 @@
+"""Operational endpoints: liveness, readiness (database, Redis, container engine) and metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from chronoverse.redis_client import get_redis
+from jobs.docker_engine import engine_ping
+
+logger = logging.getLogger(__name__)
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_redis() -> None:
+    get_redis().ping()
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "database": _check_database,
+    "redis": _check_redis,
+    "docker": lambda: engine_ping(timeout=3),
+}
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    results: dict[str, str] = {}
+    for name, check in CHECKS.items():
+        try:
+            check()
+            results[name] = "ok"
+        except Exception as exc:  # any failure means "not ready"; the reason is reported, not raised
+            logger.warning("readiness check %s failed: %s", name, exc)
+            results[name] = f"down: {type(exc).__name__}: {exc}"[:300]
+    down = [name for name, result in results.items() if result != "ok"]
+    if down:
+        return JsonResponse({"status": "unavailable", "down": down, "checks": results}, status=503)
+    return JsonResponse({"status": "ok", "checks": results})
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)

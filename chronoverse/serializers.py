@@ -1,0 +1,48 @@
+"""Serializer pieces shared by every app's API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.db import models
+from rest_framework import serializers
+
+
+def format_timestamp(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with milliseconds and a `Z`, as the contract writes every time."""
+    if value is None:
+        return None
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+class TimestampField(serializers.DateTimeField):
+    def to_representation(self, value: datetime | None) -> str | None:
+        return format_timestamp(value)
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: TimestampField,
+    }
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects keys it does not declare, so a typo is a 400 naming the field, not a silent no-op."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """A string field that refuses numbers and booleans instead of quietly turning them into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
