@@ -1,0 +1,62 @@
+"""The real services the platform runs on, exercised end to end."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from celery.contrib.testing.worker import start_worker
+from channels.layers import get_channel_layer
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import ApiToken
+from accounts.tasks import prune_expired_tokens
+from chronoverse.celery import app as celery_app
+
+
+def test_the_database_is_postgresql():
+    assert connection.vendor == "postgresql"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_celery_worker_runs_a_task_sent_through_redis(user, make_token):
+    stale, _ = make_token(user, name="stale")
+    fresh, _ = make_token(user, name="fresh")
+    ApiToken.objects.filter(pk=stale.pk).update(expires_at=timezone.now() - timedelta(days=60))
+
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        prune_expired_tokens.delay()
+        deadline = time.monotonic() + 30
+        while ApiToken.objects.filter(pk=stale.pk).exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    assert not ApiToken.objects.filter(pk=stale.pk).exists()
+    assert ApiToken.objects.filter(pk=fresh.pk).exists()
+
+
+def test_the_channel_layer_carries_messages_through_redis():
+    layer = get_channel_layer()
+    assert type(layer).__module__.startswith("channels_redis")
+
+    async def round_trip() -> dict:
+        channel = await layer.new_channel()
+        await layer.send(channel, {"type": "test.message", "text": "hello"})
+        return await layer.receive(channel)
+
+    assert async_to_sync(round_trip)() == {"type": "test.message", "text": "hello"}
+
+
+@pytest.mark.parametrize(
+    ("image", "command", "expected"),
+    [
+        ("chronoverse/busybox:latest", ["sh", "-c", "echo hello from busybox"], b"hello from busybox\n"),
+        ("chronoverse/python:3.11", ["python3", "-c", "import sys; print(sys.version_info[:2])"], b"(3, 11)\n"),
+    ],
+)
+def test_the_local_images_run_on_the_engine(docker_client, image, command, expected):
+    output = docker_client.containers.run(image, command, remove=True, network_mode="none")
+
+    assert output == expected

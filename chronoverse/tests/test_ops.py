@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_answers_while_the_process_is_up(client):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_checks_the_real_database_redis_and_engine(client):
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok", "docker": "ok"}
+
+
+def test_readyz_is_503_naming_redis_when_it_is_down(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["down"] == ["redis"]
+    assert response.json()["checks"]["database"] == "ok"
+
+
+def test_readyz_is_503_naming_the_engine_when_it_is_unreachable(client, settings, tmp_path):
+    settings.DOCKER_HOST = f"unix://{tmp_path}/no-docker.sock"
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["down"] == ["docker"]
+
+
+def test_metrics_are_prometheus_text_counting_requests(client):
+    client.get("/healthz")
+
+    response = client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    assert 'chronoverse_http_requests_total{method="GET",route="healthz",status="200"}' in response.content.decode()
+
+
+def test_openapi_schema_describes_the_accounts_endpoints(client):
+    response = client.get("/api/schema/")
+
+    assert response.status_code == 200
+    schema = yaml.safe_load(response.content)
+    assert schema["openapi"].startswith("3.")
+    for path in [
+        "/api/v1/auth/register",
+        "/api/v1/auth/login",
+        "/api/v1/auth/logout",
+        "/api/v1/users/me",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{token_id}",
+        "/api/v1/audit-log",
+    ]:
+        assert path in schema["paths"], path
+
+
+def test_api_docs_load_their_assets_from_this_server(client):
+    page = client.get("/api/docs/").content.decode()
+    assets = [part.split('"')[0] for part in page.split('src="')[1:]]
+
+    assert assets, "the docs page loads no scripts"
+    for asset in assets:
+        assert asset.startswith("/static/"), asset
+        assert client.get(asset).status_code == 200, asset
