@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -69,13 +69,17 @@ def _validated(serializer_class, request: Request) -> dict:
     return serializer.validated_data
 
 
+@extend_schema(tags=["auth"])
 class RegisterView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
     @extend_schema(
         request=CredentialsSerializer,
-        responses={201: inline_serializer("Registered", {"user": UserSerializer(), "token": serializers.CharField()})},
+        responses={
+            201: inline_serializer("Registered", {"user": UserSerializer(), "token": serializers.CharField()}),
+            409: OpenApiResponse(description="The email is already registered."),
+        },
         auth=[],
     )
     def post(self, request: Request) -> Response:
@@ -86,6 +90,7 @@ class RegisterView(APIView):
         return Response({"user": UserSerializer(user).data, "token": secret}, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(tags=["auth"])
 class LoginView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -107,6 +112,7 @@ class LoginView(APIView):
         return Response({"token": secret, "expires_at": format_timestamp(token.expires_at)})
 
 
+@extend_schema(tags=["auth"])
 class LogoutView(APIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
@@ -119,6 +125,7 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema(tags=["users"])
 class MeView(APIView):
     @extend_schema(responses=UserSerializer)
     def get(self, request: Request) -> Response:
@@ -141,6 +148,7 @@ _PAGE_PARAMS = [
 ]
 
 
+@extend_schema(tags=["tokens"])
 class TokenListView(APIView):
     @extend_schema(
         parameters=_PAGE_PARAMS,
@@ -165,6 +173,7 @@ class TokenListView(APIView):
         return Response({**TokenSerializer(token).data, "token": secret}, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(tags=["tokens"])
 class TokenDetailView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, token_id) -> Response:
@@ -174,6 +183,7 @@ class TokenDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema(tags=["audit-log"])
 class AuditLogListView(APIView):
     @extend_schema(
         parameters=_PAGE_PARAMS,
