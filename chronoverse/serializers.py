@@ -46,3 +46,47 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer that must be a JSON number: `"5"`, `5.5` and `true` are refused."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StringMapField(serializers.DictField):
+    """A JSON object of strings to strings (headers, environment variables)."""
+
+    def __init__(self, *, max_items: int = 100, key_max_length: int = 256, value_max_length: int = 8192, **kwargs):
+        kwargs.setdefault(
+            "child", StrictCharField(allow_blank=True, trim_whitespace=False, max_length=value_max_length)
+        )
+        super().__init__(**kwargs)
+        self.max_items = max_items
+        self.key_max_length = key_max_length
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            if len(data) > self.max_items:
+                raise serializers.ValidationError(f"At most {self.max_items} entries.")
+            for key in data:
+                if not key or len(key) > self.key_max_length:
+                    raise serializers.ValidationError(f"Keys must be 1 to {self.key_max_length} characters.")
+        return super().to_internal_value(data)

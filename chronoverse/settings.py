@@ -251,6 +251,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.prune_expired_tokens",
         "schedule": 3600.0,
     },
+    "workflows-requeue-stale-builds": {
+        "task": "workflows.tasks.requeue_stale_builds",
+        "schedule": 60.0,
+    },
 }
 
 # The container engine; the docker SDK also honours DOCKER_HOST itself.
@@ -268,3 +272,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Host folders that CONTAINER workflows may mount (absolute paths, comma-separated). Empty: only
+# named volumes are allowed.
+CONTAINER_HOST_PATH_ALLOWLIST = [p.rstrip("/") or "/" for p in env_list("CONTAINER_HOST_PATH_ALLOWLIST", [])]
+
+# Image preparation for CONTAINER workflows (seconds).
+WORKFLOW_BUILD_TIMEOUT = env_int("WORKFLOW_BUILD_TIMEOUT", 600, minimum=10)
+IMAGE_PULL_TIMEOUT = env_int("IMAGE_PULL_TIMEOUT", 300, minimum=10)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("accounts.urls_api")),
+    path("api/v1/", include("workflows.urls_api")),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("", include("chronoverse.urls_dashboard")),

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class NotificationKind(models.TextChoices):
+    WORKFLOW_CREATED = "WORKFLOW_CREATED"
+    WORKFLOW_UPDATED = "WORKFLOW_UPDATED"
+    WORKFLOW_BUILD_COMPLETED = "WORKFLOW_BUILD_COMPLETED"
+    WORKFLOW_BUILD_FAILED = "WORKFLOW_BUILD_FAILED"
+    WORKFLOW_TERMINATED = "WORKFLOW_TERMINATED"
+    JOB_STARTED = "JOB_STARTED"
+    JOB_COMPLETED = "JOB_COMPLETED"
+    JOB_FAILED = "JOB_FAILED"
+    JOB_CANCELED = "JOB_CANCELED"
+    SYSTEM_ALERT = "SYSTEM_ALERT"
+
+
+# What a user with notification_preference=ALERTS still receives live.
+ALERT_KINDS = frozenset(
+    {
+        NotificationKind.JOB_FAILED,
+        NotificationKind.WORKFLOW_BUILD_FAILED,
+        NotificationKind.WORKFLOW_TERMINATED,
+        NotificationKind.SYSTEM_ALERT,
+    }
+)
+
+
+class Notification(models.Model):
+    """Something that happened to a user's workflows or jobs. Users may only mark it read."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32, choices=NotificationKind.choices)
+    payload = models.JSONField(default=dict)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="notifications_user_page"),
+            models.Index(fields=["user"], name="notifications_user_unread", condition=Q(read_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}"

@@ -1,0 +1,115 @@
+from django.contrib import admin, messages
+
+from accounts.services import RequestContext
+from chronoverse.errors import ServiceError
+from workflows import services
+from workflows.models import Workflow, WorkflowBuild, WorkflowKind
+
+
+class TerminatedFilter(admin.SimpleListFilter):
+    title = "terminated"
+    parameter_name = "terminated"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Terminated"), ("no", "Live")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(terminated_at__isnull=self.value() == "no")
+        return queryset
+
+
+class WorkflowBuildInline(admin.TabularInline):
+    model = WorkflowBuild
+    extra = 0
+    can_delete = False
+    fields = ["generation", "status", "image_ref", "error", "created_at", "started_at", "finished_at"]
+    readonly_fields = fields
+    ordering = ["-generation"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "kind",
+        "user",
+        "build_status",
+        "interval",
+        "next_run_at",
+        "consecutive_job_failures_count",
+        "terminated_at",
+        "created_at",
+    ]
+    list_filter = ["kind", "build_status", "concurrency_policy", TerminatedFilter]
+    search_fields = ["name", "user__email", "=id", "tags"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
+    readonly_fields = [
+        "id",
+        "user",
+        "kind",
+        "payload",
+        "interval",
+        "schedule",
+        "timezone",
+        "max_consecutive_job_failures_allowed",
+        "consecutive_job_failures_count",
+        "concurrency_policy",
+        "tags",
+        "start_at",
+        "end_at",
+        "build_status",
+        "build_error",
+        "image_ref",
+        "build_generation",
+        "next_run_at",
+        "created_at",
+        "updated_at",
+        "terminated_at",
+        "termination_reason",
+    ]
+    fields = ["id", "user", "name", *readonly_fields[2:]]
+    inlines = [WorkflowBuildInline]
+    actions = ["terminate", "rebuild"]
+
+    # Workflows are created and changed through the API or the dashboard, where every rule applies;
+    # the admin inspects them, renames them, and runs the two operator actions.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change and "name" in form.changed_data:
+            try:
+                services.workflow_update(
+                    workflow=obj, data={"name": obj.name}, context=RequestContext.from_request(request)
+                )
+            except ServiceError as error:
+                self.message_user(request, error.message, messages.ERROR)
+
+    def delete_model(self, request, obj):
+        services.workflow_delete(workflow=obj, context=RequestContext.from_request(request))
+
+    def delete_queryset(self, request, queryset):
+        for workflow in queryset:
+            self.delete_model(request, workflow)
+
+    @admin.action(description="Terminate the selected workflows")
+    def terminate(self, request, queryset):
+        context = RequestContext.from_request(request)
+        for workflow in queryset.filter(terminated_at__isnull=True):
+            services.workflow_terminate(workflow=workflow, context=context)
+        self.message_user(request, "Terminated.")
+
+    @admin.action(description="Rebuild the selected CONTAINER workflows")
+    def rebuild(self, request, queryset):
+        context = RequestContext.from_request(request)
+        count = 0
+        for workflow in queryset.filter(kind=WorkflowKind.CONTAINER, terminated_at__isnull=True):
+            services.workflow_rebuild(workflow=workflow, context=context)
+            count += 1
+        self.message_user(request, f"Queued {count} build(s).")

@@ -1,0 +1,133 @@
+"""REST endpoints of workflows."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.services import RequestContext
+from chronoverse.pagination import keyset_page
+from chronoverse.serializers import ModelSerializer
+from workflows import selectors, services
+from workflows.models import BuildStatus, Workflow, WorkflowKind
+from workflows.validation import WorkflowFields
+
+
+class WorkflowSerializer(ModelSerializer):
+    user_id = serializers.UUIDField(read_only=True)
+    payload = serializers.JSONField()
+    schedule = serializers.JSONField(allow_null=True)
+
+    class Meta:
+        model = Workflow
+        fields = [
+            "id",
+            "user_id",
+            "name",
+            "kind",
+            "payload",
+            "interval",
+            "schedule",
+            "timezone",
+            "max_consecutive_job_failures_allowed",
+            "consecutive_job_failures_count",
+            "concurrency_policy",
+            "tags",
+            "start_at",
+            "end_at",
+            "build_status",
+            "build_error",
+            "next_run_at",
+            "created_at",
+            "updated_at",
+            "terminated_at",
+        ]
+
+
+class WorkflowUpdateFields(WorkflowFields):
+    class Meta:
+        ref_name = "WorkflowUpdate"
+
+
+_LIST_PARAMS = [
+    OpenApiParameter("kind", str, enum=WorkflowKind.values),
+    OpenApiParameter("build_status", str, enum=BuildStatus.values),
+    OpenApiParameter("terminated", str, enum=["true", "false"]),
+    OpenApiParameter("tag", str),
+    OpenApiParameter("query", str, description="Name contains (case-insensitive)"),
+    OpenApiParameter("cursor", str),
+    OpenApiParameter("limit", int, description="1-50, default 50"),
+]
+
+
+@extend_schema(tags=["workflows"])
+class WorkflowListView(APIView):
+    @extend_schema(
+        parameters=_LIST_PARAMS,
+        responses=inline_serializer(
+            "WorkflowList",
+            {"workflows": WorkflowSerializer(many=True), "cursor": serializers.CharField(allow_null=True)},
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        page = keyset_page(
+            selectors.workflow_list(user=request.user, filters=request.query_params), request.query_params
+        )
+        return Response({"workflows": WorkflowSerializer(page.items, many=True).data, "cursor": page.cursor})
+
+    @extend_schema(
+        request=WorkflowFields,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                location=OpenApiParameter.HEADER,
+                description="Repeat-safe creation: same key and body, same workflow",
+            )
+        ],
+        responses={201: WorkflowSerializer, 409: OpenApiResponse(description="Key reused with another body")},
+    )
+    def post(self, request: Request) -> Response:
+        workflow, _ = services.workflow_create(
+            user=request.user,
+            data=request.data,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            context=RequestContext.from_request(request),
+        )
+        return Response(WorkflowSerializer(workflow).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["workflows"])
+class WorkflowDetailView(APIView):
+    @extend_schema(responses=WorkflowSerializer)
+    def get(self, request: Request, workflow_id) -> Response:
+        return Response(WorkflowSerializer(selectors.workflow_get(user=request.user, workflow_id=workflow_id)).data)
+
+    @extend_schema(
+        request=WorkflowUpdateFields,
+        responses={200: WorkflowSerializer, 409: OpenApiResponse(description="Terminated")},
+    )
+    def patch(self, request: Request, workflow_id) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        workflow = services.workflow_update(
+            workflow=workflow, data=request.data, context=RequestContext.from_request(request)
+        )
+        return Response(WorkflowSerializer(workflow).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, workflow_id) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        services.workflow_delete(workflow=workflow, context=RequestContext.from_request(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["workflows"])
+class WorkflowTerminateView(APIView):
+    @extend_schema(request=None, responses=WorkflowSerializer)
+    def post(self, request: Request, workflow_id) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        workflow = services.workflow_terminate(workflow=workflow, context=RequestContext.from_request(request))
+        return Response(WorkflowSerializer(workflow).data)

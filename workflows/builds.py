@@ -1,0 +1,147 @@
+"""The build pipeline of CONTAINER workflows: make the image a workflow's jobs will run.
+
+A build is claimed with a conditional update (QUEUED -> STARTED), so a redelivered task is
+harmless. Its result only lands on the workflow if the build is still the workflow's current
+generation: a build overtaken by a payload change (CANCELED) leaves the workflow alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chronoverse.redis_client import get_redis
+from jobs import docker_engine
+from jobs.docker_engine import ImageError
+from notifications.models import NotificationKind
+from workflows.models import BuildStatus, TerminationReason, Workflow, WorkflowBuild
+
+logger = logging.getLogger(__name__)
+
+KEPT_OUTPUT_LINES = 2000
+ERROR_TAIL_LINES = 10
+
+
+def _ensure_image(ref: str) -> str:
+    """Make `ref` present locally. Concurrent builds needing the same image pull it once."""
+    if docker_engine.image_present(ref):
+        return f"Image {ref} is present locally."
+    timeout = settings.IMAGE_PULL_TIMEOUT
+    with get_redis().lock(f"lock:image-pull:{ref}", timeout=timeout + 60, blocking_timeout=timeout + 60):
+        if docker_engine.image_present(ref):
+            return f"Image {ref} was pulled by another build."
+        docker_engine.image_pull(ref, timeout=timeout)
+    return f"Pulled image {ref}."
+
+
+def build_run(*, build_id) -> None:
+    """Run one queued build to COMPLETED or FAILED. Raises EngineUnavailable (the build is
+    re-queued) when the engine cannot be reached, so the caller may retry later."""
+    now = timezone.now()
+    if not WorkflowBuild.objects.filter(pk=build_id, status=BuildStatus.QUEUED).update(
+        status=BuildStatus.STARTED, started_at=now
+    ):
+        return
+    build = WorkflowBuild.objects.select_related("workflow").get(pk=build_id)
+    workflow = build.workflow
+    Workflow.objects.filter(pk=workflow.pk, build_generation=build.generation, terminated_at__isnull=True).update(
+        build_status=BuildStatus.STARTED, updated_at=now
+    )
+    output: deque[str] = deque(maxlen=KEPT_OUTPUT_LINES)
+    try:
+        if "image" in workflow.payload:
+            ref = workflow.payload["image"]
+            output.append(_ensure_image(ref))
+        else:
+            ref = f"{workflow.image_repository}:{build.generation}"
+            context = docker_engine.build_context(workflow.payload["dockerfile"], workflow.payload.get("files", {}))
+            for line in docker_engine.image_build(context, tag=ref, timeout=settings.WORKFLOW_BUILD_TIMEOUT):
+                output.append(line)
+    except ImageError as exc:
+        tail = list(output)[-ERROR_TAIL_LINES:]
+        error = "\n".join([*tail, str(exc)]) if "dockerfile" in workflow.payload else str(exc)
+        build_finish(build=build, status=BuildStatus.FAILED, output="\n".join(output), error=error)
+    except docker_engine.EngineUnavailable:
+        WorkflowBuild.objects.filter(pk=build.pk, status=BuildStatus.STARTED).update(
+            status=BuildStatus.QUEUED, started_at=None
+        )
+        raise
+    else:
+        build_finish(build=build, status=BuildStatus.COMPLETED, output="\n".join(output), image_ref=ref)
+
+
+def build_finish(*, build: WorkflowBuild, status: str, output: str = "", error: str = "", image_ref: str = "") -> None:
+    from workflows.services import _notify, workflow_plan, workflow_terminate
+
+    now = timezone.now()
+    with transaction.atomic():
+        if not WorkflowBuild.objects.filter(pk=build.pk, status__in=[BuildStatus.STARTED, BuildStatus.QUEUED]).update(
+            status=status, output=output, error=error, image_ref=image_ref, finished_at=now
+        ):
+            # Canceled while running: what it built belongs to nobody.
+            if image_ref and "dockerfile" in build.workflow.payload:
+                transaction.on_commit(lambda: _remove_image_quietly(image_ref))
+            return
+        workflow = Workflow.objects.select_for_update().select_related("user").get(pk=build.workflow_id)
+        if workflow.build_generation != build.generation or workflow.is_terminated:
+            return
+        workflow.build_status = status
+        workflow.build_error = error
+        workflow.image_ref = image_ref
+        workflow.next_run_at = workflow_plan(workflow).first_run(now) if status == BuildStatus.COMPLETED else None
+        workflow.save(update_fields=["build_status", "build_error", "image_ref", "next_run_at", "updated_at"])
+        if status == BuildStatus.COMPLETED:
+            _notify(workflow, NotificationKind.WORKFLOW_BUILD_COMPLETED, build_status=status)
+            if workflow.next_run_at is None:
+                workflow_terminate(workflow=workflow, reason=TerminationReason.SCHEDULE_ENDED)
+        else:
+            _notify(workflow, NotificationKind.WORKFLOW_BUILD_FAILED, build_status=status, error=error)
+    # Older images of this workflow are no longer needed once a newer one is in place.
+    if status == BuildStatus.COMPLETED and "dockerfile" in workflow.payload:
+        transaction.on_commit(lambda: _remove_older_images(workflow, keep=image_ref))
+
+
+def build_fail_unreachable(*, build_id, error: str) -> None:
+    """Give up on a build after the engine stayed unreachable through every retry."""
+    build = WorkflowBuild.objects.select_related("workflow").filter(pk=build_id).first()
+    if build is not None:
+        build_finish(build=build, status=BuildStatus.FAILED, error=error)
+
+
+def _remove_image_quietly(ref: str) -> None:
+    client = docker_engine.engine_client()
+    try:
+        client.images.remove(ref, force=True)
+    except Exception:
+        logger.warning("could not remove image %s", ref, exc_info=True)
+    finally:
+        client.close()
+
+
+def _remove_older_images(workflow: Workflow, *, keep: str) -> None:
+    client = docker_engine.engine_client()
+    try:
+        for image in client.images.list(name=workflow.image_repository):
+            for tag in image.tags:
+                if tag != keep and tag.startswith(f"{workflow.image_repository}:"):
+                    client.images.remove(tag, force=True)
+    except Exception:
+        logger.warning("could not remove older images of %s", workflow.pk, exc_info=True)
+    finally:
+        client.close()
+
+
+def builds_stale(*, now=None) -> list[WorkflowBuild]:
+    """Builds whose worker died (STARTED for longer than any build may take), or whose task message
+    was lost (QUEUED for a long time), put back in the queue; returns the builds to send again."""
+    now = now or timezone.now()
+    started_cutoff = now - timedelta(seconds=settings.WORKFLOW_BUILD_TIMEOUT + settings.IMAGE_PULL_TIMEOUT + 120)
+    WorkflowBuild.objects.filter(status=BuildStatus.STARTED, started_at__lt=started_cutoff).update(
+        status=BuildStatus.QUEUED, started_at=None
+    )
+    return list(WorkflowBuild.objects.filter(status=BuildStatus.QUEUED, created_at__lt=now - timedelta(minutes=5)))

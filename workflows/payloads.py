@@ -1,0 +1,195 @@
+"""The payload schema of each workflow kind (the contract's "Payloads"), with its defaults."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import URLValidator
+from rest_framework import serializers
+
+from chronoverse.api_errors import validation_fields
+from chronoverse.errors import ServiceError
+from chronoverse.serializers import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictSerializer,
+    StringMapField,
+)
+from workflows.models import WorkflowKind
+
+HTTP_URL = URLValidator(schemes=["http", "https"], message="Must be an http:// or https:// URL.")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+MAX_DOCKERFILE_BYTES = 256 * 1024
+
+
+class _KindPayload(StrictSerializer):
+    # The seeds' examples repeat the kind inside the payload; it must then match the workflow's.
+    kind = StrictCharField(required=False)
+    KIND: str = ""
+
+    def validate_kind(self, value: str) -> str:
+        if value != self.KIND:
+            raise serializers.ValidationError(f"Must be {self.KIND}, the workflow's kind.")
+        return value
+
+
+class HeartbeatPayload(_KindPayload):
+    KIND = WorkflowKind.HEARTBEAT
+    endpoint = StrictCharField(required=False, max_length=2048, validators=[HTTP_URL])
+    method = serializers.ChoiceField(choices=["GET", "HEAD"], default="GET")
+    expected_status_code = StrictIntegerField(min_value=100, max_value=599, default=200)
+    timeout = StrictIntegerField(min_value=1, max_value=300, default=10)
+    headers = StringMapField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        # Without an endpoint the heartbeat is a bare liveness tick: HTTP settings would do nothing.
+        http_only = {"method", "expected_status_code", "timeout", "headers"} & set(self.initial_data)
+        if "endpoint" not in attrs and http_only:
+            raise serializers.ValidationError(
+                {name: ["Only meaningful with an endpoint."] for name in sorted(http_only)}
+            )
+        return attrs
+
+
+class VolumeSerializer(StrictSerializer):
+    source = StrictCharField(max_length=4096)
+    target = StrictCharField(max_length=4096)
+    read_only = StrictBooleanField(default=False)
+
+    def validate_source(self, value: str) -> str:
+        if value.startswith("/"):
+            allowed = settings.CONTAINER_HOST_PATH_ALLOWLIST
+            normalized = posixpath.normpath(value)
+            if not any(normalized == root or normalized.startswith(root.rstrip("/") + "/") for root in allowed):
+                raise serializers.ValidationError("Host paths are not allowed here; use a named volume.")
+            return normalized
+        if not _VOLUME_NAME.match(value):
+            raise serializers.ValidationError("Must be a volume name ([A-Za-z0-9][A-Za-z0-9_.-]*).")
+        return value
+
+    def validate_target(self, value: str) -> str:
+        if not value.startswith("/") or ".." in value.split("/"):
+            raise serializers.ValidationError("Must be an absolute path inside the container.")
+        return value
+
+
+class ContainerPayload(_KindPayload):
+    KIND = WorkflowKind.CONTAINER
+    image = StrictCharField(required=False, max_length=255)
+    dockerfile = StrictCharField(required=False, max_length=MAX_DOCKERFILE_BYTES, trim_whitespace=False)
+    files = StringMapField(required=False, max_items=100, key_max_length=255, value_max_length=MAX_DOCKERFILE_BYTES)
+    command = serializers.ListField(
+        child=StrictCharField(allow_blank=True, trim_whitespace=False, max_length=8192), required=False, max_length=256
+    )
+    args = serializers.ListField(
+        child=StrictCharField(allow_blank=True, trim_whitespace=False, max_length=8192), required=False, max_length=256
+    )
+    env = StringMapField(required=False, max_items=256)
+    working_dir = StrictCharField(required=False, max_length=4096)
+    timeout = StrictIntegerField(min_value=1, max_value=86400, default=3600)
+    memory_mb = StrictIntegerField(required=False, min_value=6, max_value=1024 * 1024)
+    cpus = StrictFloatField(required=False, min_value=0.01, max_value=1024)
+    network = serializers.ChoiceField(choices=["bridge", "none"], default="bridge")
+    volumes = VolumeSerializer(many=True, required=False, max_length=32)
+
+    def validate_image(self, value: str) -> str:
+        if not value or any(ch.isspace() for ch in value):
+            raise serializers.ValidationError("Must be an image reference such as 'busybox:latest'.")
+        return value
+
+    def validate_env(self, value: dict) -> dict:
+        bad = [key for key in value if not _ENV_NAME.match(key)]
+        if bad:
+            raise serializers.ValidationError(f"Invalid variable names: {', '.join(sorted(bad))}.")
+        return value
+
+    def validate_working_dir(self, value: str) -> str:
+        if not value.startswith("/"):
+            raise serializers.ValidationError("Must be an absolute path.")
+        return value
+
+    def validate_files(self, value: dict) -> dict:
+        for path in value:
+            normalized = posixpath.normpath(path)
+            if path.startswith("/") or normalized.startswith("..") or normalized in (".", "Dockerfile"):
+                raise serializers.ValidationError(
+                    f"{path!r}: use a relative path inside the build context (not the Dockerfile)."
+                )
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        if ("image" in attrs) == ("dockerfile" in attrs):
+            raise serializers.ValidationError({"image": ["Give exactly one of 'image' and 'dockerfile'."]})
+        if "files" in attrs and "dockerfile" not in attrs:
+            raise serializers.ValidationError({"files": ["Only used with 'dockerfile'."]})
+        return attrs
+
+
+class WebhookPayload(_KindPayload):
+    KIND = WorkflowKind.WEBHOOK
+    url = StrictCharField(max_length=2048, validators=[HTTP_URL])
+    method = serializers.ChoiceField(choices=["POST", "GET", "PUT", "PATCH", "DELETE"], default="POST")
+    headers = StringMapField(required=False)
+    body = serializers.JSONField(required=False)
+    timeout = StrictIntegerField(min_value=1, max_value=300, default=10)
+    expected_status_codes = serializers.ListField(
+        child=StrictIntegerField(min_value=100, max_value=599), required=False, allow_empty=False, max_length=50
+    )
+    retries = StrictIntegerField(min_value=0, max_value=10, default=3)
+    secret = StrictCharField(required=False, max_length=1024, trim_whitespace=False)
+
+    def validate_body(self, value: Any) -> Any:
+        if not isinstance(value, str | dict):
+            raise serializers.ValidationError("Must be a string or a JSON object.")
+        if len(json.dumps(value)) > 256 * 1024:
+            raise serializers.ValidationError("At most 256 KiB.")
+        return value
+
+
+SCHEMAS: dict[str, type[_KindPayload]] = {
+    WorkflowKind.HEARTBEAT: HeartbeatPayload,
+    WorkflowKind.CONTAINER: ContainerPayload,
+    WorkflowKind.WEBHOOK: WebhookPayload,
+}
+
+
+def coerce_payload(raw: Any) -> dict:
+    """A JSON object, or a string holding one (as the seeds send it); anything else is refused."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise ServiceError(
+                "payload must be a JSON object.", fields={"payload": ["Must be a JSON object."]}
+            ) from None
+    if not isinstance(raw, dict):
+        raise ServiceError("payload must be a JSON object.", fields={"payload": ["Must be a JSON object."]})
+    return raw
+
+
+def validate_payload(kind: str, raw: Any) -> dict:
+    """The payload as stored: checked against its kind's schema, without the defaults filled in."""
+    payload = coerce_payload(raw)
+    schema = SCHEMAS[kind](data=payload)
+    if not schema.is_valid():
+        fields = {
+            f"payload.{name}" if name != "non_field_errors" else "payload": messages
+            for name, messages in validation_fields(schema.errors).items()
+        }
+        first = next(iter(fields))
+        raise ServiceError(f"Invalid value for '{first}': {fields[first][0]}", fields=fields)
+    return payload
+
+
+def payload_with_defaults(kind: str, payload: dict) -> dict:
+    """What executors read: the stored payload with every default of its kind applied."""
+    schema = SCHEMAS[kind](data=payload)
+    schema.is_valid(raise_exception=True)
+    return dict(schema.validated_data)

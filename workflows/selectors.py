@@ -1,0 +1,53 @@
+"""Reads of the workflows app."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+
+from accounts.models import User
+from chronoverse.errors import ServiceError
+from workflows.models import BuildStatus, Workflow, WorkflowKind
+
+
+class WorkflowFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=WorkflowKind.choices)
+    build_status = django_filters.ChoiceFilter(choices=BuildStatus.choices)
+    terminated = django_filters.ChoiceFilter(choices=[("true", "true"), ("false", "false")], method="filter_terminated")
+    tag = django_filters.CharFilter(method="filter_tag", max_length=64)
+    query = django_filters.CharFilter(field_name="name", lookup_expr="icontains", max_length=255)
+
+    class Meta:
+        model = Workflow
+        fields: list[str] = []
+
+    def filter_terminated(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(terminated_at__isnull=value != "true")
+
+    def filter_tag(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(tags__contains=[value])
+
+
+def workflow_list(*, user: User, filters=None) -> QuerySet[Workflow]:
+    queryset = Workflow.objects.filter(user=user)
+    if filters is None:
+        return queryset
+    filterset = WorkflowFilter(filters, queryset=queryset)
+    if not filterset.is_valid():
+        fields = {name: [str(m) for m in messages] for name, messages in filterset.errors.items()}
+        first = next(iter(fields))
+        raise ServiceError(f"Invalid value for '{first}': {fields[first][0]}", fields=fields)
+    return filterset.qs
+
+
+def workflow_get(*, user: User, workflow_id) -> Workflow:
+    """The user's workflow; another user's is reported as not found, never as forbidden."""
+    workflow = Workflow.objects.select_related("user").filter(user=user, pk=workflow_id).first()
+    if workflow is None:
+        raise ServiceError("Workflow not found.", code="not_found")
+    return workflow
+
+
+def workflow_get_by_id(*, workflow_id) -> Workflow | None:
+    """Internal lookup without an owner (for tasks and the engine), like the seeds' GetWorkflowByID."""
+    return Workflow.objects.select_related("user").filter(pk=workflow_id).first()

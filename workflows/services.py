@@ -1,0 +1,295 @@
+"""Writes of the workflows app: create, update, terminate, delete, rebuild, and failure tracking."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services import SYSTEM, RequestContext, audit_record
+from chronoverse.errors import ServiceError
+from notifications.models import NotificationKind
+from notifications.services import notification_create
+from workflows.models import (
+    BuildStatus,
+    IdempotencyKey,
+    TerminationReason,
+    Workflow,
+    WorkflowBuild,
+    WorkflowKind,
+)
+from workflows.schedule import Plan
+from workflows.validation import clean_create, clean_update
+
+
+def workflow_plan(workflow: Workflow) -> Plan:
+    return Plan(
+        interval=workflow.interval,
+        schedule=workflow.schedule,
+        timezone=workflow.timezone,
+        start_at=workflow.start_at,
+        end_at=workflow.end_at,
+        anchor=workflow.created_at,
+    )
+
+
+def _notify(workflow: Workflow, kind: str, **extra: Any) -> None:
+    notification_create(
+        user=workflow.user,
+        kind=kind,
+        payload={"workflow_id": str(workflow.id), "workflow_name": workflow.name, **extra},
+    )
+
+
+def _request_hash(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _queue_build(workflow: Workflow) -> WorkflowBuild:
+    """Start a new build generation; older queued or running builds of the workflow are canceled."""
+    WorkflowBuild.objects.filter(workflow=workflow, status__in=[BuildStatus.QUEUED, BuildStatus.STARTED]).update(
+        status=BuildStatus.CANCELED, finished_at=timezone.now()
+    )
+    workflow.build_generation += 1
+    workflow.build_status = BuildStatus.QUEUED
+    workflow.build_error = ""
+    workflow.image_ref = ""
+    workflow.next_run_at = None
+    workflow.save(
+        update_fields=["build_generation", "build_status", "build_error", "image_ref", "next_run_at", "updated_at"]
+    )
+    build = WorkflowBuild.objects.create(workflow=workflow, generation=workflow.build_generation)
+
+    from workflows.tasks import build_workflow_image
+
+    transaction.on_commit(lambda: build_workflow_image.delay(str(build.id)))
+    return build
+
+
+def workflow_create(
+    *, user: User, data: dict, idempotency_key: str | None = None, context: RequestContext = SYSTEM
+) -> tuple[Workflow, bool]:
+    """Create a workflow from request-shaped `data`; returns it and whether it is new.
+
+    With an `idempotency_key`, a repeat of the same request returns the workflow created the first
+    time; the same key with a different body is a conflict.
+    """
+    if idempotency_key is not None:
+        if not 1 <= len(idempotency_key) <= 255:
+            raise ServiceError(
+                "Idempotency-Key must be 1 to 255 characters.", fields={"Idempotency-Key": ["1 to 255 characters."]}
+            )
+        request_hash = _request_hash(data)
+        existing = _idempotent_replay(user, idempotency_key, request_hash)
+        if existing is not None:
+            return existing, False
+    fields = clean_create(data)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            workflow = Workflow.objects.create(user=user, created_at=now, **fields)
+            if idempotency_key is not None:
+                IdempotencyKey.objects.create(
+                    user=user, key=idempotency_key, request_hash=request_hash, workflow=workflow
+                )
+            if workflow.kind == WorkflowKind.CONTAINER:
+                _queue_build(workflow)
+            else:
+                workflow.build_status = BuildStatus.COMPLETED
+                workflow.next_run_at = workflow_plan(workflow).first_run(now)
+                workflow.save(update_fields=["build_status", "next_run_at", "updated_at"])
+            audit_record(
+                user=user,
+                action="workflow.created",
+                context=context,
+                target=workflow,
+                details={"name": workflow.name, "kind": workflow.kind},
+            )
+            _notify(
+                workflow,
+                NotificationKind.WORKFLOW_CREATED,
+                workflow_kind=workflow.kind,
+                interval=workflow.interval,
+                schedule=workflow.schedule,
+            )
+    except IntegrityError:
+        # Two requests with the same key raced; the other one committed first.
+        if idempotency_key is None:
+            raise
+        existing = _idempotent_replay(user, idempotency_key, request_hash)
+        if existing is None:
+            raise
+        return existing, False
+    return workflow, True
+
+
+def _idempotent_replay(user: User, key: str, request_hash: str) -> Workflow | None:
+    record = IdempotencyKey.objects.select_related("workflow").filter(user=user, key=key).first()
+    if record is None:
+        return None
+    if record.request_hash != request_hash:
+        raise ServiceError("This Idempotency-Key was used with a different request body.", code="conflict")
+    return record.workflow
+
+
+def _current_fields(workflow: Workflow) -> dict:
+    names = (
+        "kind",
+        "name",
+        "payload",
+        "interval",
+        "schedule",
+        "timezone",
+        "max_consecutive_job_failures_allowed",
+        "concurrency_policy",
+        "tags",
+        "start_at",
+        "end_at",
+    )
+    return {name: getattr(workflow, name) for name in names}
+
+
+def _rescheduled_next_run(workflow: Workflow, old_interval: int | None, now: datetime) -> datetime | None:
+    """next_run_at after a timing change: an interval keeps its last slot, a calendar starts afresh."""
+    plan = workflow_plan(workflow)
+    if workflow.interval is not None and old_interval is not None and workflow.next_run_at is not None:
+        previous_slot = workflow.next_run_at - timedelta(minutes=old_interval)
+        return max(now, previous_slot + timedelta(minutes=workflow.interval))
+    return plan.first_run(now)
+
+
+def workflow_update(*, workflow: Workflow, data: dict, context: RequestContext = SYSTEM) -> Workflow:
+    """Apply a partial update. A CONTAINER payload change starts a new build."""
+    with transaction.atomic():
+        workflow = Workflow.objects.select_for_update().select_related("user").get(pk=workflow.pk)
+        if workflow.is_terminated:
+            raise ServiceError("A terminated workflow cannot be changed.", code="conflict")
+        old_interval = workflow.interval
+        changes = clean_update(_current_fields(workflow), data)
+        if not changes:
+            return workflow
+        for name, value in changes.items():
+            setattr(workflow, name, value)
+        workflow.save(update_fields=[*changes, "updated_at"])
+        if workflow.kind == WorkflowKind.CONTAINER and "payload" in changes:
+            _queue_build(workflow)
+        elif {"interval", "schedule", "timezone"} & set(changes) and workflow.build_status == BuildStatus.COMPLETED:
+            workflow.next_run_at = _rescheduled_next_run(workflow, old_interval, timezone.now())
+            workflow.save(update_fields=["next_run_at", "updated_at"])
+        changed = sorted(changes)
+        audit_record(
+            user=workflow.user,
+            action="workflow.updated",
+            context=context,
+            target=workflow,
+            details={"changes": changed},
+        )
+        _notify(workflow, NotificationKind.WORKFLOW_UPDATED, changes=changed)
+    return workflow
+
+
+def workflow_rebuild(*, workflow: Workflow, context: RequestContext = SYSTEM) -> WorkflowBuild:
+    """Build a CONTAINER workflow's image again (after fixing a registry, or to refresh a tag)."""
+    with transaction.atomic():
+        workflow = Workflow.objects.select_for_update().select_related("user").get(pk=workflow.pk)
+        if workflow.kind != WorkflowKind.CONTAINER:
+            raise ServiceError("Only CONTAINER workflows have a build.", code="conflict")
+        if workflow.is_terminated:
+            raise ServiceError("A terminated workflow cannot be rebuilt.", code="conflict")
+        build = _queue_build(workflow)
+        audit_record(
+            user=workflow.user,
+            action="workflow.rebuilt",
+            context=context,
+            target=workflow,
+            details={"generation": build.generation},
+        )
+    return build
+
+
+def workflow_terminate(
+    *, workflow: Workflow, reason: str = TerminationReason.MANUAL, context: RequestContext = SYSTEM
+) -> Workflow:
+    """Stop a workflow for good. Terminating an already terminated workflow changes nothing."""
+    now = timezone.now()
+    with transaction.atomic():
+        stopped = Workflow.objects.filter(pk=workflow.pk, terminated_at__isnull=True).update(
+            terminated_at=now, termination_reason=reason, next_run_at=None, updated_at=now
+        )
+        workflow = Workflow.objects.select_related("user").get(pk=workflow.pk)
+        if not stopped:
+            return workflow
+        builds = WorkflowBuild.objects.filter(workflow=workflow, status__in=[BuildStatus.QUEUED, BuildStatus.STARTED])
+        if builds.update(status=BuildStatus.CANCELED, finished_at=now):
+            Workflow.objects.filter(pk=workflow.pk).update(build_status=BuildStatus.CANCELED)
+            workflow.build_status = BuildStatus.CANCELED
+        audit_record(
+            user=workflow.user,
+            action="workflow.terminated",
+            context=context,
+            target=workflow,
+            details={"reason": reason},
+        )
+        _notify(
+            workflow,
+            NotificationKind.WORKFLOW_TERMINATED,
+            reason=reason,
+            failure_count=workflow.consecutive_job_failures_count,
+        )
+    return workflow
+
+
+def workflow_delete(*, workflow: Workflow, context: RequestContext = SYSTEM) -> None:
+    """Terminate, then remove the workflow with its jobs, logs and built images."""
+    workflow = workflow_terminate(workflow=workflow, reason=TerminationReason.DELETED, context=context)
+    with transaction.atomic():
+        audit_record(
+            user=workflow.user,
+            action="workflow.deleted",
+            context=context,
+            target=workflow,
+            details={"name": workflow.name},
+        )
+        workflow_id = str(workflow.id)
+        built = workflow.builds.exclude(image_ref="").exists() or bool(workflow.payload.get("dockerfile"))
+        workflow.delete()
+        if built:
+            from workflows.tasks import remove_workflow_images
+
+            transaction.on_commit(lambda: remove_workflow_images.delay(workflow_id))
+
+
+def workflow_record_job_outcome(*, workflow_id, succeeded: bool) -> Workflow:
+    """Track consecutive failures: reset on success; on failure count, warn one before the limit,
+    and terminate the workflow when the limit is reached."""
+    if succeeded:
+        Workflow.objects.filter(pk=workflow_id, consecutive_job_failures_count__gt=0).update(
+            consecutive_job_failures_count=0, updated_at=timezone.now()
+        )
+        return Workflow.objects.get(pk=workflow_id)
+    with transaction.atomic():
+        Workflow.objects.filter(pk=workflow_id).update(
+            consecutive_job_failures_count=F("consecutive_job_failures_count") + 1, updated_at=timezone.now()
+        )
+        workflow = Workflow.objects.select_related("user").get(pk=workflow_id)
+        count, limit = workflow.consecutive_job_failures_count, workflow.max_consecutive_job_failures_allowed
+        if workflow.is_terminated:
+            return workflow
+        if count >= limit:
+            return workflow_terminate(workflow=workflow, reason=TerminationReason.CONSECUTIVE_FAILURES)
+        if count == limit - 1:
+            _notify(
+                workflow,
+                NotificationKind.SYSTEM_ALERT,
+                reason="consecutive_failures_threshold_near",
+                failure_count=count,
+                max_consecutive_job_failures_allowed=limit,
+                message=f"{count} consecutive failures: one more terminates the workflow.",
+            )
+    return workflow

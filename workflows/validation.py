@@ -1,0 +1,184 @@
+"""Every rule a workflow's fields must satisfy, in one place for the API, dashboard and admin.
+
+Errors are ServiceErrors whose `fields` name each bad input (`payload.timeout`, `schedule.cron`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone as dj_timezone
+from rest_framework import serializers
+
+from chronoverse.api_errors import validation_fields
+from chronoverse.errors import ServiceError
+from chronoverse.serializers import StrictCharField, StrictIntegerField, StrictSerializer
+from workflows.models import MAX_INTERVAL_MINUTES, ConcurrencyPolicy, WorkflowKind
+from workflows.payloads import validate_payload
+from workflows.schedule import Plan, ScheduleError, get_zone, parse_at, parse_cron, parse_rrule
+
+TAG = re.compile(r"^[a-z0-9_.-]{1,64}$")
+UPDATABLE = (
+    "name",
+    "payload",
+    "interval",
+    "schedule",
+    "timezone",
+    "max_consecutive_job_failures_allowed",
+    "concurrency_policy",
+    "tags",
+)
+
+
+class WorkflowFields(StrictSerializer):
+    name = StrictCharField(min_length=1, max_length=255)
+    kind = serializers.ChoiceField(choices=WorkflowKind.choices)
+    payload = serializers.JSONField(help_text="A JSON object valid for the kind (a string holding one is accepted).")
+    interval = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_INTERVAL_MINUTES,
+        required=False,
+        allow_null=True,
+        help_text="Minutes between runs; exactly one of interval and schedule.",
+    )
+    schedule = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text='{"cron": "*/5 * * * *"} | {"rrule": "FREQ=..."} | {"at": "<RFC 3339>"}',
+    )
+    timezone = StrictCharField(required=False, max_length=64, help_text="IANA name; default UTC.")
+    max_consecutive_job_failures_allowed = StrictIntegerField(min_value=1, max_value=100, required=False)
+    concurrency_policy = serializers.ChoiceField(choices=ConcurrencyPolicy.choices, required=False)
+    tags = serializers.ListField(
+        child=StrictCharField(max_length=64, trim_whitespace=False), max_length=20, required=False
+    )
+    start_at = serializers.DateTimeField(required=False, allow_null=True)
+    end_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_tags(self, value: list[str]) -> list[str]:
+        bad = [tag for tag in value if not TAG.match(tag)]
+        if bad:
+            raise serializers.ValidationError(f"Tags are 1-64 characters of [a-z0-9_.-]: {', '.join(bad)}.")
+        return list(dict.fromkeys(value))
+
+
+def _raise(fields: dict[str, list[str]]) -> None:
+    first = next(iter(fields))
+    raise ServiceError(f"Invalid value for '{first}': {fields[first][0]}", fields=fields)
+
+
+def _typed(data: Any, *, partial: bool) -> dict:
+    if not isinstance(data, dict):
+        raise ServiceError(
+            "The request body must be a JSON object.", fields={"non_field_errors": ["Expected an object."]}
+        )
+    serializer = WorkflowFields(data=data, partial=partial)
+    if not serializer.is_valid():
+        _raise(validation_fields(serializer.errors))
+    return dict(serializer.validated_data)
+
+
+def clean_schedule(schedule: Any, zone_name: str, *, now: datetime) -> dict:
+    if not isinstance(schedule, dict) or len(schedule) != 1:
+        _raise({"schedule": ['Must be one of {"cron": ...}, {"rrule": ...} or {"at": ...}.']})
+    ((key, value),) = schedule.items()
+    if key not in ("cron", "rrule", "at"):
+        _raise({f"schedule.{key}": ["Unknown field; use cron, rrule or at."]})
+    if not isinstance(value, str) or not value.strip() or len(value) > 1024:
+        _raise({f"schedule.{key}": ["Must be a non-empty string."]})
+    try:
+        if key == "cron":
+            return {"cron": parse_cron(value)}
+        if key == "rrule":
+            anchor = now.astimezone(get_zone(zone_name)).replace(tzinfo=None, second=0, microsecond=0)
+            parse_rrule(value, anchor)
+            return {"rrule": value.strip().removeprefix("RRULE:")}
+        at = parse_at(value)
+    except ScheduleError as exc:
+        _raise({f"schedule.{key}": [str(exc)]})
+    if at <= now:
+        _raise({"schedule.at": ["Must be in the future."]})
+    return {"at": at.isoformat().replace("+00:00", "Z")}
+
+
+def check_timing(fields: dict, *, now: datetime) -> None:
+    """Cross-field rules of the timing fields; `fields` holds the complete resulting values."""
+    try:
+        get_zone(fields["timezone"])
+    except ScheduleError as exc:
+        _raise({"timezone": [str(exc)]})
+    if (fields.get("interval") is None) == (fields.get("schedule") is None):
+        _raise({"interval": ["Give exactly one of interval and schedule."]})
+    start_at, end_at = fields.get("start_at"), fields.get("end_at")
+    if end_at is not None and end_at <= now:
+        _raise({"end_at": ["Must be in the future."]})
+    if start_at is not None and end_at is not None and end_at <= start_at:
+        _raise({"end_at": ["Must be after start_at."]})
+    plan = Plan(
+        interval=fields.get("interval"),
+        schedule=fields.get("schedule"),
+        timezone=fields["timezone"],
+        start_at=start_at,
+        end_at=end_at,
+        anchor=now,
+    )
+    if plan.first_run(now) is None:
+        _raise({"schedule" if fields.get("schedule") else "end_at": ["The schedule never runs before end_at."]})
+
+
+def clean_create(data: Any) -> dict:
+    """Validated fields for a new workflow, with defaults applied."""
+    now = dj_timezone.now()
+    fields = _typed(data, partial=False)
+    fields.setdefault("timezone", "UTC")
+    fields.setdefault("max_consecutive_job_failures_allowed", 3)
+    fields.setdefault("concurrency_policy", ConcurrencyPolicy.FORBID)
+    fields.setdefault("tags", [])
+    fields.setdefault("interval", None)
+    fields.setdefault("start_at", None)
+    fields.setdefault("end_at", None)
+    fields["name"] = fields["name"].strip()
+    fields["payload"] = validate_payload(fields["kind"], fields["payload"])
+    if fields.get("schedule") is not None:
+        fields["schedule"] = clean_schedule(fields["schedule"], fields.get("timezone", "UTC"), now=now)
+    else:
+        fields["schedule"] = None
+    check_timing(fields, now=now)
+    return fields
+
+
+def clean_update(current: dict, data: Any) -> dict:
+    """The fields an update sets (only those that change), validated against the current values."""
+    now = dj_timezone.now()
+    if isinstance(data, dict):
+        if "kind" in data:
+            _raise({"kind": ["The kind of a workflow cannot be changed."]})
+        fixed = sorted(set(data) & {"start_at", "end_at"})
+        if fixed:
+            _raise({name: ["Cannot be changed after creation."] for name in fixed})
+    fields = _typed(data, partial=True)
+    if not fields:
+        _raise({"non_field_errors": [f"Give at least one of: {', '.join(UPDATABLE)}."]})
+    if "interval" in fields and "schedule" in fields:
+        if (fields["interval"] is None) == (fields["schedule"] is None):
+            _raise({"interval": ["Give exactly one of interval and schedule."]})
+    elif "interval" in fields:
+        if fields["interval"] is None:
+            _raise({"interval": ["Give a schedule instead of clearing the interval."]})
+        fields["schedule"] = None
+    elif "schedule" in fields:
+        if fields["schedule"] is None:
+            _raise({"schedule": ["Give an interval instead of clearing the schedule."]})
+        fields["interval"] = None
+    if "name" in fields:
+        fields["name"] = fields["name"].strip()
+    if "payload" in fields:
+        fields["payload"] = validate_payload(current["kind"], fields["payload"])
+    zone = fields.get("timezone", current["timezone"])
+    if fields.get("schedule") is not None:
+        fields["schedule"] = clean_schedule(fields["schedule"], zone, now=now)
+    if {"interval", "schedule", "timezone"} & set(fields):
+        check_timing({**current, **fields}, now=now)
+    return {name: value for name, value in fields.items() if current.get(name) != value}
