@@ -5,6 +5,7 @@ it; nothing is skipped."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
@@ -69,6 +70,28 @@ def auth_api(user, make_token) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     return client
+
+
+@pytest.fixture
+def celery_worker(transactional_db) -> Iterator[None]:
+    """A real Celery worker (in a thread) consuming the test Redis broker, on the test database."""
+    from celery.contrib.testing.worker import start_worker
+
+    from chronoverse.celery import app
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
+        yield
+
+
+def wait_for(condition: Callable[[], object], *, timeout: float = 60, interval: float = 0.1):
+    """Poll `condition` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(interval)
+    pytest.fail(f"condition not met within {timeout} s")
 
 
 @pytest.fixture(scope="session")

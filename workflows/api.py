@@ -66,6 +66,7 @@ _LIST_PARAMS = [
 @extend_schema(tags=["workflows"])
 class WorkflowListView(APIView):
     @extend_schema(
+        operation_id="workflows_list",
         parameters=_LIST_PARAMS,
         responses=inline_serializer(
             "WorkflowList",
