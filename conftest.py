@@ -103,3 +103,49 @@ def docker_client() -> Iterator[docker.DockerClient]:
         pytest.fail(f"The Docker engine is not reachable ({exc}); `make test` starts it.")
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def local_registry(tmp_path_factory, docker_client) -> Iterator[dict]:
+    """A real image registry on loopback (Debian's docker-registry) holding one busybox image.
+
+    The engine trusts 127.0.0.0/8 registries without TLS, so pulls go through the normal path.
+    Yields the image reference and the registry's log file.
+    """
+    import socket
+    import subprocess
+
+    import requests
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = tmp_path_factory.mktemp("registry")
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        "log:\n  level: info\n  accesslog:\n    disabled: false\n"
+    )
+    log_path = root / "registry.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/v2/", requests), timeout=30)
+        ref = f"127.0.0.1:{port}/chronoverse-test/busybox:1"
+        docker_client.images.get("chronoverse/busybox:latest").tag(ref)
+        for line in docker_client.images.push(ref, stream=True, decode=True):
+            assert "error" not in line, line
+        docker_client.images.remove(ref)
+        yield {"image": ref, "log": log_path, "port": port}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers(url: str, requests) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False

@@ -14,8 +14,13 @@ from collections.abc import Iterator
 
 import docker
 import requests
+import urllib3
 from django.conf import settings
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+# How a broken or timed-out connection to the engine surfaces: requests wraps most of them, but a
+# read that times out in the middle of a streamed response arrives as urllib3's or the socket's own.
+TRANSPORT_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, TimeoutError)
 
 
 class EngineUnavailable(Exception):
@@ -52,7 +57,7 @@ def image_present(ref: str) -> bool:
         return True
     except ImageNotFound:
         return False
-    except (requests.exceptions.RequestException, DockerException) as exc:
+    except (*TRANSPORT_ERRORS, DockerException) as exc:
         raise _unavailable(exc) from exc
     finally:
         client.close()
@@ -65,7 +70,7 @@ def image_pull(ref: str, *, timeout: int) -> None:
         client.images.pull(ref)
     except (NotFound, APIError) as exc:
         raise ImageError(f"Image not found: {ref} ({exc.explanation or exc})") from exc
-    except (requests.exceptions.RequestException, DockerException) as exc:
+    except (*TRANSPORT_ERRORS, DockerException) as exc:
         raise _unavailable(exc) from exc
     finally:
         client.close()
@@ -93,8 +98,16 @@ def image_build(context: bytes, *, tag: str, timeout: int) -> Iterator[str]:
     client = engine_client(timeout=timeout)
     deadline = time.monotonic() + timeout
     try:
+        # `timeout` bounds each read of the output stream: a silent step cannot outlast the limit.
         stream = client.api.build(
-            fileobj=io.BytesIO(context), custom_context=True, tag=tag, rm=True, forcerm=True, pull=False, decode=True
+            fileobj=io.BytesIO(context),
+            custom_context=True,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            decode=True,
+            timeout=timeout,
         )
         for chunk in stream:
             if "error" in chunk:
@@ -105,7 +118,7 @@ def image_build(context: bytes, *, tag: str, timeout: int) -> Iterator[str]:
                     yield line.rstrip()
             if time.monotonic() > deadline:
                 raise ImageError(f"Build timed out after {timeout} s.")
-    except requests.exceptions.RequestException as exc:
+    except TRANSPORT_ERRORS as exc:
         if time.monotonic() > deadline - 1:
             raise ImageError(f"Build timed out after {timeout} s.") from exc
         raise _unavailable(exc) from exc
@@ -130,7 +143,7 @@ def images_remove_repository(repository: str) -> int:
                         removed += 1
                     except NotFound:
                         pass
-    except (requests.exceptions.RequestException, DockerException) as exc:
+    except (*TRANSPORT_ERRORS, DockerException) as exc:
         raise _unavailable(exc) from exc
     finally:
         client.close()

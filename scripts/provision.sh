@@ -18,7 +18,7 @@ as_root() {
 }
 
 install_packages() {
-  local wanted=(postgresql-15 redis-server docker.io busybox-static debootstrap)
+  local wanted=(postgresql-15 redis-server docker.io busybox-static debootstrap docker-registry)
   local missing=()
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import ApiToken
 from accounts.tasks import prune_expired_tokens
 from chronoverse.celery import app as celery_app
+from conftest import wait_for
 
 
 def test_the_database_is_postgresql():
@@ -57,6 +58,13 @@ def test_the_channel_layer_carries_messages_through_redis():
     ],
 )
 def test_the_local_images_run_on_the_engine(docker_client, image, command, expected):
-    output = docker_client.containers.run(image, command, remove=True, network_mode="none")
+    container = docker_client.containers.run(image, command, detach=True, network_mode="none")
+    try:
+        status = container.wait(timeout=60)
+        # The engine may hand the last output to the log store a moment after the exit is reported.
+        output = wait_for(lambda: container.logs(), timeout=10)
+    finally:
+        container.remove(force=True)
 
+    assert status["StatusCode"] == 0
     assert output == expected

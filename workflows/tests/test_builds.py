@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import docker
 import pytest
 
@@ -18,6 +20,20 @@ def container(user, payload: dict, **fields) -> Workflow:
         user=user, data={"name": "c", "kind": "CONTAINER", "payload": payload, "interval": 5, **fields}
     )
     return workflow
+
+
+def _file_in_image(docker_client, ref: str, path: str) -> bytes:
+    """A file's content, read from a created (never started) container: no logs involved."""
+    import io
+    import tarfile
+
+    holder = docker_client.containers.create(ref, ["true"])
+    try:
+        stream, _ = holder.get_archive(path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+            return archive.extractfile(archive.getmembers()[0]).read()
+    finally:
+        holder.remove(force=True)
 
 
 def run_build(workflow: Workflow) -> Workflow:
@@ -57,8 +73,7 @@ def test_a_dockerfile_payload_is_built_and_tagged_per_workflow(user, docker_clie
     try:
         assert workflow.build_status == BuildStatus.COMPLETED, workflow.build_error
         assert workflow.image_ref == f"chronoverse-wf/{workflow.id}:1"
-        output = docker_client.containers.run(workflow.image_ref, ["cat", "/greeting.txt"], remove=True)
-        assert output == b"hello from a build"
+        assert _file_in_image(docker_client, workflow.image_ref, "/greeting.txt") == b"hello from a build"
         assert "hello from a build" in workflow.builds.get().output
     finally:
         docker_client.images.remove(workflow.image_ref, force=True)
@@ -122,3 +137,81 @@ def test_end_to_end_through_the_api_and_a_worker_with_image_cleanup_on_delete(ce
 
     assert auth_api.delete(f"/api/v1/workflows/{workflow_id}").status_code == 204
     wait_for(lambda: not docker_client.images.list(name=f"chronoverse-wf/{workflow_id}"))
+
+
+def _manifest_fetches(registry: dict) -> int:
+    return sum(
+        1
+        for line in registry["log"].read_text().splitlines()
+        if '"HEAD /v2/chronoverse-test/busybox/manifests/1 ' in line
+    )
+
+
+def _forget(docker_client, ref: str) -> None:
+    try:
+        docker_client.images.remove(ref, force=True)
+    except docker.errors.ImageNotFound:
+        pass
+
+
+@pytest.mark.django_db
+def test_an_absent_image_is_pulled_from_its_registry(user, docker_client, local_registry):
+    ref = local_registry["image"]
+    _forget(docker_client, ref)
+
+    try:
+        workflow = run_build(container(user, {"image": ref}))
+
+        assert workflow.build_status == BuildStatus.COMPLETED, workflow.build_error
+        assert workflow.builds.get().output == f"Pulled image {ref}."
+        assert docker_client.images.get(ref)
+    finally:
+        _forget(docker_client, ref)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_builds_of_the_same_image_pull_it_once(user, docker_client, local_registry):
+    import threading
+
+    from django.db import connection
+
+    ref = local_registry["image"]
+    _forget(docker_client, ref)
+    workflows = [container(user, {"image": ref}) for _ in range(3)]
+    fetches_before = _manifest_fetches(local_registry)
+    start = threading.Barrier(len(workflows))
+
+    def build(workflow: Workflow) -> None:
+        start.wait()
+        try:
+            run_build(workflow)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=build, args=(w,)) for w in workflows]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        _forget(docker_client, ref)
+
+    outputs = [w.builds.get().output for w in workflows]
+    assert all(Workflow.objects.get(pk=w.pk).build_status == BuildStatus.COMPLETED for w in workflows)
+    assert outputs.count(f"Pulled image {ref}.") == 1, outputs
+    assert _manifest_fetches(local_registry) - fetches_before == 1
+
+
+@pytest.mark.django_db
+def test_a_build_past_its_time_limit_fails_and_leaves_no_image(user, docker_client, settings):
+    settings.WORKFLOW_BUILD_TIMEOUT = 3
+    # A unique step, so no build cache from an earlier run can answer it.
+    dockerfile = f"FROM chronoverse/busybox:latest\nRUN echo {uuid.uuid4()} && sleep 30\n"
+
+    workflow = run_build(container(user, {"dockerfile": dockerfile}))
+
+    assert workflow.build_status == BuildStatus.FAILED
+    assert "timed out after 3 s" in workflow.build_error
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get(f"chronoverse-wf/{workflow.id}:1")
