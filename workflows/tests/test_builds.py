@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import docker
@@ -148,10 +149,8 @@ def _manifest_fetches(registry: dict) -> int:
 
 
 def _forget(docker_client, ref: str) -> None:
-    try:
+    with contextlib.suppress(docker.errors.ImageNotFound):
         docker_client.images.remove(ref, force=True)
-    except docker.errors.ImageNotFound:
-        pass
 
 
 @pytest.mark.django_db
