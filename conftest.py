@@ -149,3 +149,50 @@ def _answers(url: str, requests) -> bool:
         return requests.get(url, timeout=1).status_code == 200
     except requests.RequestException:
         return False
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _test_database_env() -> dict[str, str]:
+    """Environment for a child process (server, worker) that must use the test database."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "DATABASE_CONN_MAX_AGE": "0",
+        "DJANGO_SETTINGS_MODULE": "chronoverse.settings",
+    }
+    return env
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker) -> Iterator[str]:
+    """The real ASGI server (daphne) on loopback, serving the test database."""
+    import subprocess
+    import sys
+
+    import requests
+
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chronoverse.asgi:application"],
+        env=_test_database_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(f"{url}/healthz", requests), timeout=30)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

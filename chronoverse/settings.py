@@ -47,6 +47,19 @@ def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int
     return value
 
 
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
@@ -251,6 +264,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.prune_expired_tokens",
         "schedule": 3600.0,
     },
+    "jobs-scheduler-tick": {
+        "task": "jobs.tasks.scheduler_tick",
+        "schedule": 1.0,
+    },
+    "jobs-reap": {
+        "task": "jobs.tasks.reap",
+        "schedule": 10.0,
+    },
+    "jobs-prune-logs": {
+        "task": "jobs.tasks.prune_logs",
+        "schedule": 86400.0,
+    },
     "workflows-requeue-stale-builds": {
         "task": "workflows.tasks.requeue_stale_builds",
         "schedule": 60.0,
@@ -280,3 +305,18 @@ CONTAINER_HOST_PATH_ALLOWLIST = [p.rstrip("/") or "/" for p in env_list("CONTAIN
 # Image preparation for CONTAINER workflows (seconds).
 WORKFLOW_BUILD_TIMEOUT = env_int("WORKFLOW_BUILD_TIMEOUT", 600, minimum=10)
 IMAGE_PULL_TIMEOUT = env_int("IMAGE_PULL_TIMEOUT", 300, minimum=10)
+
+# The engine. Times in seconds.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 30, minimum=2)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
+JOB_REQUEUE_AFTER_SECONDS = env_int("JOB_REQUEUE_AFTER_SECONDS", 120, minimum=5)
+SCHEDULER_BATCH_SIZE = env_int("SCHEDULER_BATCH_SIZE", 1000, minimum=1)
+CONTAINER_DEFAULT_MEMORY_MB = env_int("CONTAINER_DEFAULT_MEMORY_MB", 512, minimum=6)
+CONTAINER_DEFAULT_CPUS = env_float("CONTAINER_DEFAULT_CPUS", 1.0, minimum=0.01)
+CONTAINER_PIDS_LIMIT = env_int("CONTAINER_PIDS_LIMIT", 256, minimum=8)
+CONTAINER_STOP_GRACE_SECONDS = env_int("CONTAINER_STOP_GRACE_SECONDS", 10, minimum=0)
+WEBHOOK_RETRY_BASE_DELAY = env_float("WEBHOOK_RETRY_BASE_DELAY", 1.0, minimum=0)
+LOG_MAX_LINE_BYTES = env_int("LOG_MAX_LINE_BYTES", 16 * 1024, minimum=256)
+LOG_MAX_LINES_PER_JOB = env_int("LOG_MAX_LINES_PER_JOB", 100_000, minimum=10)
+LOG_FLUSH_INTERVAL = env_float("LOG_FLUSH_INTERVAL", 0.2, minimum=0.01)
+LOG_RETENTION_DAYS = env_int("LOG_RETENTION_DAYS", 30, minimum=1)

@@ -148,3 +148,206 @@ def images_remove_repository(repository: str) -> int:
     finally:
         client.close()
     return removed
+
+
+# -- containers for jobs -----------------------------------------------------------------------
+
+JOB_LABEL = "chronoverse.job_id"
+
+
+def _engine_call(func, *args, **kwargs):
+    """Call the SDK: the engine's own refusals (APIError) pass through, a lost engine becomes
+    EngineUnavailable."""
+    try:
+        return func(*args, **kwargs)
+    except APIError:
+        raise
+    except (*TRANSPORT_ERRORS, DockerException) as exc:
+        raise _unavailable(exc) from exc
+
+
+def container_create(
+    *,
+    image: str,
+    entrypoint: list[str] | None,
+    command: list[str] | None,
+    env: dict[str, str],
+    working_dir: str | None,
+    memory_mb: int,
+    cpus: float,
+    pids_limit: int,
+    network: str,
+    mounts: list[dict],
+    labels: dict[str, str],
+) -> str:
+    """Create (not start) a job's container with its limits; returns the container id."""
+    from docker.types import Mount
+
+    client = engine_client()
+    try:
+        container = _engine_call(
+            client.containers.create,
+            image,
+            command=command or None,
+            entrypoint=entrypoint or None,
+            environment=env,
+            working_dir=working_dir,
+            mem_limit=f"{memory_mb}m",
+            memswap_limit=f"{memory_mb}m",
+            nano_cpus=int(cpus * 1e9),
+            pids_limit=pids_limit,
+            security_opt=["no-new-privileges"],
+            network_mode=network,
+            mounts=[
+                Mount(
+                    target=m["target"],
+                    source=m["source"],
+                    read_only=m.get("read_only", False),
+                    type="bind" if m["source"].startswith("/") else "volume",
+                )
+                for m in mounts
+            ],
+            labels=labels,
+            stdin_open=False,
+            tty=False,
+        )
+        return container.id
+    finally:
+        client.close()
+
+
+class AttachedContainer:
+    """A started container whose stdout and stderr are being read.
+
+    The attach happens before the start, so not a byte of output can be missed, however short the
+    container's life.
+    """
+
+    def __init__(self, container_id: str):
+        self.id = container_id
+        self._client = engine_client(timeout=60)
+        self._stream = _engine_call(
+            self._client.api.attach, container_id, stdout=True, stderr=True, stream=True, logs=True, demux=True
+        )
+        _engine_call(self._client.api.start, container_id)
+
+    def output(self) -> Iterator[tuple[str, bytes]]:
+        """(stream name, chunk) pairs until the container's output closes."""
+        try:
+            for stdout, stderr in self._stream:
+                if stdout:
+                    yield "stdout", stdout
+                if stderr:
+                    yield "stderr", stderr
+        except (*TRANSPORT_ERRORS, DockerException, OSError):
+            return
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def container_wait(container_id: str, *, timeout: float) -> int | None:
+    """The exit code, or None if the container is still running after `timeout` seconds."""
+    client = engine_client(timeout=max(1, int(timeout)) + 5)
+    try:
+        result = client.api.wait(container_id, timeout=max(1, int(timeout)))
+        return int(result.get("StatusCode", -1))
+    except TRANSPORT_ERRORS:
+        # A wait that times out surfaces as a broken connection, as a dead engine would: asking
+        # about the container tells them apart (and raises EngineUnavailable for the latter).
+        if _still_running(client, container_id):
+            return None
+        return _exit_code(client, container_id)
+    except NotFound:
+        return -1
+    except DockerException as exc:
+        raise _unavailable(exc) from exc
+    finally:
+        client.close()
+
+
+def _still_running(client: docker.DockerClient, container_id: str) -> bool:
+    try:
+        return bool(client.api.inspect_container(container_id)["State"]["Running"])
+    except NotFound:
+        return False
+    except (*TRANSPORT_ERRORS, DockerException) as exc:
+        raise _unavailable(exc) from exc
+
+
+def _exit_code(client: docker.DockerClient, container_id: str) -> int:
+    return int(client.api.inspect_container(container_id)["State"]["ExitCode"])
+
+
+def container_state(container_id: str) -> dict:
+    client = engine_client()
+    try:
+        return _engine_call(client.api.inspect_container, container_id)["State"]
+    finally:
+        client.close()
+
+
+def container_stop(container_id: str, *, grace: int) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds. A container already gone is fine."""
+    client = engine_client(timeout=grace + 30)
+    try:
+        client.api.stop(container_id, timeout=grace)
+    except NotFound:
+        pass
+    except (*TRANSPORT_ERRORS, DockerException) as exc:
+        raise _unavailable(exc) from exc
+    finally:
+        client.close()
+
+
+def container_remove(container_id: str) -> None:
+    client = engine_client()
+    try:
+        client.api.remove_container(container_id, force=True, v=True)
+    except NotFound:
+        pass
+    except APIError as exc:
+        # "removal already in progress" is as good as removed.
+        if exc.status_code != 409:
+            raise
+    except (*TRANSPORT_ERRORS, DockerException) as exc:
+        raise _unavailable(exc) from exc
+    finally:
+        client.close()
+
+
+def containers_of_job(job_id) -> list[str]:
+    client = engine_client()
+    try:
+        found = _engine_call(client.api.containers, all=True, filters={"label": f"{JOB_LABEL}={job_id}"})
+        return [c["Id"] for c in found]
+    finally:
+        client.close()
+
+
+def containers_managed() -> dict[str, str]:
+    """Every job container on this engine: container id -> job id."""
+    client = engine_client()
+    try:
+        found = _engine_call(client.api.containers, all=True, filters={"label": JOB_LABEL})
+        return {c["Id"]: c["Labels"][JOB_LABEL] for c in found}
+    finally:
+        client.close()
+
+
+def container_logs(container_id: str) -> list[tuple[str, str, str]]:
+    """Everything a container wrote, as (timestamp, stream, line), in time order."""
+    client = engine_client()
+    try:
+        lines = []
+        for stream, flags in (
+            ("stdout", {"stdout": True, "stderr": False}),
+            ("stderr", {"stdout": False, "stderr": True}),
+        ):
+            raw = _engine_call(client.api.logs, container_id, timestamps=True, **flags)
+            for entry in raw.decode("utf-8", errors="replace").splitlines():
+                stamp, _, text = entry.partition(" ")
+                lines.append((stamp, stream, text))
+        return sorted(lines, key=lambda line: line[0])
+    finally:
+        client.close()

@@ -29,20 +29,33 @@ def should_push_live(preference: str, kind: str) -> bool:
     return False
 
 
+def _message(notification: Notification) -> str:
+    return json.dumps({
+        "id": str(notification.id),
+        "kind": notification.kind,
+        "payload": notification.payload,
+        "created_at": format_timestamp(notification.created_at),
+    })
+
+
 def _publish(notification: Notification) -> None:
-    message = json.dumps(
-        {
-            "id": str(notification.id),
-            "kind": notification.kind,
-            "payload": notification.payload,
-            "created_at": format_timestamp(notification.created_at),
-        }
-    )
     try:
-        get_redis().publish(channel_name(notification.user_id), message)
+        get_redis().publish(channel_name(notification.user_id), _message(notification))
     except redis.RedisError:
         # The row is committed; a live push that fails is caught up by the next page load.
         logger.warning("could not publish notification %s", notification.id, exc_info=True)
+
+
+def notification_publish_many(notifications: list[Notification], users: dict) -> None:
+    """Push rows created in bulk (after their commit), each to its user as their preference says."""
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for notification in notifications:
+            if should_push_live(users[notification.user_id].notification_preference, notification.kind):
+                pipe.publish(channel_name(notification.user_id), _message(notification))
+        pipe.execute()
+    except redis.RedisError:
+        logger.warning("could not publish %d notifications", len(notifications), exc_info=True)
 
 
 def notification_create(*, user: User, kind: str, payload: dict) -> Notification:

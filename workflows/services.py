@@ -225,6 +225,13 @@ def workflow_terminate(
         workflow = Workflow.objects.select_related("user").get(pk=workflow.pk)
         if not stopped:
             return workflow
+        from jobs.services import job_cancel_unfinished_for_workflow
+
+        # A user's own termination cancels in their name; the platform's (failures, end of schedule) as system.
+        by_user = reason in (TerminationReason.MANUAL, TerminationReason.DELETED)
+        job_cancel_unfinished_for_workflow(
+            workflow=workflow, canceled_by=str(workflow.user_id) if by_user else "system"
+        )
         builds = WorkflowBuild.objects.filter(workflow=workflow, status__in=[BuildStatus.QUEUED, BuildStatus.STARTED])
         if builds.update(status=BuildStatus.CANCELED, finished_at=now):
             Workflow.objects.filter(pk=workflow.pk).update(build_status=BuildStatus.CANCELED)

@@ -1,0 +1,212 @@
+"""REST endpoints of jobs and their logs, and the Server-Sent Events stream."""
+
+from __future__ import annotations
+
+import json
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.services import RequestContext, token_authenticate
+from chronoverse.errors import ServiceError, error_body
+from chronoverse.pagination import keyset_page
+from chronoverse.serializers import ModelSerializer, format_timestamp
+from jobs import live, selectors, services
+from jobs.models import Job, JobLog, JobStatus, JobTrigger
+from workflows.selectors import workflow_get
+
+
+class JobSerializer(ModelSerializer):
+    workflow_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "workflow_id",
+            "status",
+            "trigger",
+            "scheduled_at",
+            "started_at",
+            "completed_at",
+            "duration_seconds",
+            "exit_code",
+            "error",
+            "attempt",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class LogSerializer(ModelSerializer):
+    class Meta:
+        model = JobLog
+        fields = ["sequence", "stream", "message", "timestamp"]
+
+
+_PAGE = [OpenApiParameter("cursor", str), OpenApiParameter("limit", int)]
+
+
+@extend_schema(tags=["jobs"])
+class WorkflowJobsView(APIView):
+    @extend_schema(
+        operation_id="workflow_jobs_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=JobStatus.values),
+            OpenApiParameter("trigger", str, enum=JobTrigger.values),
+            *_PAGE,
+        ],
+        responses=inline_serializer(
+            "JobList", {"jobs": JobSerializer(many=True), "cursor": serializers.CharField(allow_null=True)}
+        ),
+    )
+    def get(self, request: Request, workflow_id) -> Response:
+        workflow = workflow_get(user=request.user, workflow_id=workflow_id)
+        page = keyset_page(
+            selectors.job_list_for_workflow(workflow=workflow, filters=request.query_params), request.query_params
+        )
+        return Response({"jobs": JobSerializer(page.items, many=True).data, "cursor": page.cursor})
+
+    @extend_schema(
+        operation_id="workflow_jobs_run",
+        request=None,
+        responses={201: JobSerializer, 409: OpenApiResponse(description="Terminated, or not built")},
+    )
+    def post(self, request: Request, workflow_id) -> Response:
+        workflow = workflow_get(user=request.user, workflow_id=workflow_id)
+        job = services.job_run_manually(
+            workflow=workflow, user=request.user, context=RequestContext.from_request(request)
+        )
+        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["jobs"])
+class JobDetailView(APIView):
+    @extend_schema(responses=JobSerializer)
+    def get(self, request: Request, job_id) -> Response:
+        return Response(JobSerializer(selectors.job_get(user=request.user, job_id=job_id)).data)
+
+
+@extend_schema(tags=["jobs"])
+class JobCancelView(APIView):
+    @extend_schema(request=None, responses={200: JobSerializer, 409: OpenApiResponse(description="Already finished")})
+    def post(self, request: Request, job_id) -> Response:
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        job = services.job_cancel(
+            job=job, canceled_by=str(request.user.id), user=request.user, context=RequestContext.from_request(request)
+        )
+        return Response(JobSerializer(job).data)
+
+
+@extend_schema(tags=["jobs"])
+class JobLogsView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("stream", str, enum=["stdout", "stderr"]),
+            OpenApiParameter("q", str, description="Substring, case-insensitive"),
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("limit", int, description="1-1000"),
+        ],
+        responses=inline_serializer(
+            "LogList", {"logs": LogSerializer(many=True), "cursor": serializers.CharField(allow_null=True)}
+        ),
+    )
+    def get(self, request: Request, job_id) -> Response:
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        page = keyset_page(
+            selectors.job_logs(job=job, filters=request.query_params),
+            request.query_params,
+            ordering=("sequence",),
+            default_limit=1000,
+            max_limit=1000,
+        )
+        return Response({"logs": LogSerializer(page.items, many=True).data, "cursor": page.cursor})
+
+
+@extend_schema(tags=["jobs"])
+class JobLogsRawView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["txt", "jsonl"])],
+        responses={(200, "text/plain"): str, (200, "application/x-ndjson"): str},
+    )
+    def get(self, request: Request, job_id) -> StreamingHttpResponse:
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        fmt = request.query_params.get("format", "txt")
+        if fmt not in ("txt", "jsonl"):
+            raise ServiceError("format must be txt or jsonl.", fields={"format": ["Must be txt or jsonl."]})
+        rows = (
+            JobLog.objects.filter(job=job)
+            .order_by("sequence")
+            .values_list("sequence", "stream", "message", "timestamp")
+            .iterator(chunk_size=2000)
+        )
+
+        def lines():
+            for sequence, stream, message, timestamp in rows:
+                if fmt == "txt":
+                    yield f"{message}\n"
+                else:
+                    yield (
+                        json.dumps(
+                            {
+                                "sequence": sequence,
+                                "stream": stream,
+                                "message": message,
+                                "timestamp": format_timestamp(timestamp),
+                            }
+                        )
+                        + "\n"
+                    )
+
+        response = StreamingHttpResponse(
+            lines(), content_type="text/plain; charset=utf-8" if fmt == "txt" else "application/x-ndjson"
+        )
+        response["Content-Disposition"] = f'attachment; filename="job-{job.id}.{fmt}"'
+        return response
+
+
+# -- Server-Sent Events ------------------------------------------------------------------------
+
+
+@sync_to_async
+def _job_for(request: HttpRequest, job_id) -> Job | None:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        found = token_authenticate(header[7:].strip())
+        user = found[0] if found else None
+    else:
+        user = request.user if request.user.is_authenticated else None
+    if user is None:
+        raise ServiceError("Authentication required.", code="unauthenticated")
+    return Job.objects.filter(pk=job_id, user=user).first()
+
+
+def _sse(event: str, data) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+async def job_events(request: HttpRequest, job_id) -> HttpResponse:
+    """GET /api/v1/jobs/{id}/events: stored lines first, then live ones, `end` when the job ends."""
+    if request.method != "GET":
+        return JsonResponse(error_body("method_not_allowed", "Use GET."), status=405)
+    try:
+        job = await _job_for(request, job_id)
+    except ServiceError as exc:
+        return JsonResponse(error_body(exc.code, exc.message), status=exc.status)
+    if job is None:
+        return JsonResponse(error_body("not_found", "Job not found."), status=404)
+
+    async def events():
+        yield ": stream of job logs\n\n"
+        async for event, data in live.follow(job.pk):
+            yield ": keep-alive\n\n" if event == "ping" else _sse(event, data)
+
+    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+from django.conf import settings
+from django.db import connection
+
+from jobs import docker_engine
+from jobs.docker_engine import EngineUnavailable
+from jobs.logs import LogWriter
+from jobs.models import Job
+from jobs.services import InfrastructureError, Outcome
+
+# How often a waiting executor looks up from the container to notice a cancel.
+WAIT_SLICE = 2.0
+
+
+def _command(payload: dict) -> tuple[list[str] | None, list[str] | None]:
+    """`command` replaces the image's entrypoint and `args` its command, as in Kubernetes."""
+    return payload.get("command"), payload.get("args")
+
+
+def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Outcome:
+    entrypoint, command = _command(payload)
+    memory_mb = payload.get("memory_mb", settings.CONTAINER_DEFAULT_MEMORY_MB)
+    try:
+        container_id = docker_engine.container_create(
+            image=job.workflow.image_ref or payload["image"],
+            entrypoint=entrypoint,
+            command=command,
+            env=payload.get("env", {}),
+            working_dir=payload.get("working_dir"),
+            memory_mb=memory_mb,
+            cpus=payload.get("cpus", settings.CONTAINER_DEFAULT_CPUS),
+            pids_limit=settings.CONTAINER_PIDS_LIMIT,
+            network=payload["network"],
+            mounts=payload.get("volumes", []),
+            labels={docker_engine.JOB_LABEL: str(job.id), "chronoverse.workflow_id": str(job.workflow_id)},
+        )
+    except EngineUnavailable as exc:
+        raise InfrastructureError(str(exc)) from exc
+    except docker_engine.APIError as exc:
+        return Outcome(False, f"The container could not be created: {exc.explanation or exc}")
+    try:
+        return _supervise(container_id, payload, log, cancel, memory_mb)
+    finally:
+        # If the engine is gone now, the reaper removes the container of the finished job later.
+        with contextlib.suppress(EngineUnavailable):
+            docker_engine.container_remove(container_id)
+
+
+def _supervise(container_id: str, payload: dict, log: LogWriter, cancel: threading.Event, memory_mb: int) -> Outcome:
+    try:
+        attached = docker_engine.AttachedContainer(container_id)
+    except EngineUnavailable as exc:
+        raise InfrastructureError(str(exc)) from exc
+    except docker_engine.APIError as exc:
+        return Outcome(False, f"The container could not start: {exc.explanation or exc}")
+
+    def pump() -> None:
+        try:
+            for stream, chunk in attached.output():
+                log.feed(stream, chunk)
+        finally:
+            connection.close()
+
+    reader = threading.Thread(target=pump, name=f"output-{container_id[:12]}", daemon=True)
+    reader.start()
+    timeout = payload["timeout"]
+    deadline = time.monotonic() + timeout
+    try:
+        exit_code = None
+        while exit_code is None:
+            if cancel.is_set():
+                docker_engine.container_stop(container_id, grace=settings.CONTAINER_STOP_GRACE_SECONDS)
+                reader.join(timeout=10)
+                return Outcome(False, "Canceled")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.write("stderr", f"…[timeout: stopping the container after {timeout} s]")
+                docker_engine.container_stop(container_id, grace=settings.CONTAINER_STOP_GRACE_SECONDS)
+                reader.join(timeout=10)
+                return Outcome(False, f"Timed out after {timeout} s", exit_code=None)
+            exit_code = docker_engine.container_wait(container_id, timeout=min(WAIT_SLICE, remaining))
+        reader.join(timeout=30)
+        if exit_code == 0:
+            return Outcome(True, exit_code=0)
+        state = docker_engine.container_state(container_id)
+        if state.get("OOMKilled"):
+            return Outcome(False, f"Out of memory: the container exceeded its {memory_mb} MB limit", exit_code)
+        return Outcome(False, f"Exited with code {exit_code}", exit_code)
+    except EngineUnavailable as exc:
+        raise InfrastructureError(str(exc)) from exc
+    finally:
+        attached.close()
+
+
+def stop_containers_of_job(job_id) -> int:
+    """Stop (then remove) whatever containers run for a job: on cancel, and for the reaper."""
+    stopped = 0
+    for container_id in docker_engine.containers_of_job(job_id):
+        docker_engine.container_stop(container_id, grace=settings.CONTAINER_STOP_GRACE_SECONDS)
+        stopped += 1
+    return stopped

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone as dj_timezone
+
+from workflows.models import Workflow
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+
+UNFINISHED = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING)
+FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+class JobTrigger(models.TextChoices):
+    AUTOMATIC = "AUTOMATIC"
+    MANUAL = "MANUAL"
+
+
+class Job(models.Model):
+    """One run of a workflow. Its status only moves forward, through conditional updates."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="jobs")
+    # The owner, copied from the workflow: ownership checks and per-user figures need no join.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
+    trigger = models.CharField(max_length=10, choices=JobTrigger.choices, default=JobTrigger.AUTOMATIC)
+    scheduled_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    # Who runs it and until when that claim holds; a worker renews the lease while the job runs.
+    worker = models.CharField(max_length=255, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    canceled_by = models.CharField(max_length=64, blank=True, default="")
+    # A failure of the platform rather than of the job: it does not count toward auto-termination.
+    infrastructure_failure = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        constraints = [
+            # A slot of a workflow's schedule yields one automatic job, whatever races to create it.
+            models.UniqueConstraint(
+                fields=["workflow", "scheduled_at"],
+                condition=Q(trigger="AUTOMATIC"),
+                name="jobs_one_automatic_job_per_slot",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workflow", "-created_at", "-id"], name="jobs_workflow_page"),
+            models.Index(fields=["user", "-created_at", "-id"], name="jobs_user_page"),
+            models.Index(
+                fields=["workflow"],
+                name="jobs_workflow_active",
+                condition=Q(status__in=["PENDING", "QUEUED", "RUNNING"]),
+            ),
+            models.Index(
+                fields=["status", "updated_at"],
+                name="jobs_unfinished_by_age",
+                condition=Q(status__in=["PENDING", "QUEUED", "RUNNING"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+
+class LogStream(models.TextChoices):
+    STDOUT = "stdout"
+    STDERR = "stderr"
+
+
+class JobLog(models.Model):
+    """One line of a job's output. Written in batches with COPY, numbered per job."""
+
+    id = models.BigAutoField(primary_key=True)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="logs", db_index=False)
+    sequence = models.PositiveIntegerField()
+    stream = models.CharField(max_length=6, choices=LogStream.choices)
+    message = models.TextField()
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "sequence"], name="jobs_log_sequence")]
+        indexes = [models.Index(fields=["timestamp"], name="jobs_log_timestamp")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}#{self.sequence}"

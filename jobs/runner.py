@@ -1,0 +1,84 @@
+"""Running one job on this worker: claim it, hold its lease, run its executor, record the outcome."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+from django.conf import settings
+from django.db import connection
+
+from jobs import services
+from jobs.executors import container, heartbeat, webhook
+from jobs.logs import LogWriter
+from jobs.models import Job, JobStatus
+from jobs.services import InfrastructureError, Outcome
+from workflows.models import WorkflowKind
+from workflows.payloads import payload_with_defaults
+
+logger = logging.getLogger(__name__)
+
+EXECUTORS = {
+    WorkflowKind.HEARTBEAT: heartbeat.run,
+    WorkflowKind.CONTAINER: container.run,
+    WorkflowKind.WEBHOOK: webhook.run,
+}
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{threading.get_native_id()}"
+
+
+class LeaseKeeper(threading.Thread):
+    """Renews the job's lease while it runs; sets `cancel` when the job stops being ours."""
+
+    def __init__(self, job_id, worker: str, cancel: threading.Event):
+        super().__init__(name=f"lease-{job_id}", daemon=True)
+        self.job_id, self.worker, self.cancel = job_id, worker, cancel
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        interval = max(0.5, settings.JOB_LEASE_SECONDS / 3)
+        try:
+            while not self.done.wait(interval):
+                try:
+                    if not services.job_renew_lease(job_id=self.job_id, worker=self.worker):
+                        self.cancel.set()
+                        return
+                except Exception:
+                    logger.exception("renewing the lease of job %s failed", self.job_id)
+        finally:
+            connection.close()
+
+
+def job_execute(*, job_id, worker: str | None = None) -> str | None:
+    """Run a queued job to its end here; returns its final status, or None if another worker has it."""
+    worker = worker or worker_name()
+    job = services.job_claim(job_id=job_id, worker=worker)
+    if job is None:
+        return None
+    cancel = threading.Event()
+    keeper = LeaseKeeper(job.pk, worker, cancel)
+    keeper.start()
+    outcome: Outcome | None = None
+    try:
+        with LogWriter(job.pk) as log:
+            try:
+                payload = payload_with_defaults(job.workflow.kind, job.workflow.payload)
+                outcome = EXECUTORS[job.workflow.kind](job, payload, log, cancel)
+            except InfrastructureError as exc:
+                log.write("stderr", f"…[platform error, will retry: {exc}]")
+                keeper.done.set()
+                return services.job_retry_or_fail(job=job, reason=str(exc)) or None
+            except Exception as exc:
+                logger.exception("job %s crashed", job.pk)
+                log.write("stderr", f"…[internal error: {type(exc).__name__}: {exc}]")
+                outcome = Outcome(False, f"Internal error: {type(exc).__name__}")
+    finally:
+        keeper.done.set()
+    if cancel.is_set():
+        # Canceled (or taken over by the reaper) while running: whoever did that recorded the end.
+        return Job.objects.filter(pk=job.pk).values_list("status", flat=True).first()
+    services.job_finish(job=job, outcome=outcome)
+    return JobStatus.COMPLETED if outcome.succeeded else JobStatus.FAILED

@@ -1,0 +1,103 @@
+"""The scheduler tick: due workflows become jobs, exactly once per slot.
+
+A tick claims a batch of due workflows with `SELECT ... FOR UPDATE SKIP LOCKED`, so ticks running
+at once (two beats by mistake, a slow tick overlapping the next) split the work instead of
+repeating it. In one transaction it inserts the batch's jobs in one statement and moves every
+workflow's next_run_at forward on its own grid in another; the unique (workflow, scheduled_at) key
+of automatic jobs makes a repeated slot harmless even so. Jobs are handed to workers after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from jobs.models import UNFINISHED, Job, JobStatus, JobTrigger
+from workflows.models import BuildStatus, ConcurrencyPolicy, TerminationReason, Workflow
+
+logger = logging.getLogger(__name__)
+
+
+def scheduler_tick(*, now: datetime | None = None, batch_size: int | None = None) -> int:
+    """Create the jobs of every workflow due at `now`; returns how many jobs were created."""
+    now = now or timezone.now()
+    batch_size = batch_size or settings.SCHEDULER_BATCH_SIZE
+    created = 0
+    while True:
+        batch_created, claimed = _tick_batch(now, batch_size)
+        created += batch_created
+        if claimed < batch_size:
+            return created
+
+
+def _tick_batch(now: datetime, limit: int) -> tuple[int, int]:
+    from jobs.services import job_cancel, job_dispatch
+    from workflows.services import workflow_plan, workflow_terminate
+
+    with transaction.atomic():
+        due = list(
+            Workflow.objects.select_for_update(skip_locked=True)
+            .filter(terminated_at__isnull=True, build_status=BuildStatus.COMPLETED, next_run_at__lte=now)
+            .order_by("next_run_at")
+            .only(
+                "id",
+                "user_id",
+                "name",
+                "interval",
+                "schedule",
+                "timezone",
+                "start_at",
+                "end_at",
+                "created_at",
+                "next_run_at",
+                "concurrency_policy",
+            )[:limit]
+        )
+        if not due:
+            return 0, 0
+        active = set(
+            Job.objects.filter(workflow_id__in=[w.pk for w in due], status__in=UNFINISHED)
+            .values_list("workflow_id", flat=True)
+            .distinct()
+        )
+        jobs: list[Job] = []
+        to_replace: list = []
+        ended: list[Workflow] = []
+        for workflow in due:
+            slot = workflow.next_run_at
+            workflow.next_run_at = workflow_plan(workflow).next_run(slot, now)
+            busy = workflow.pk in active
+            if busy and workflow.concurrency_policy == ConcurrencyPolicy.FORBID:
+                logger.info("workflow %s: slot %s skipped, a run is still active", workflow.pk, slot)
+                if workflow.next_run_at is None:
+                    ended.append(workflow)
+                continue
+            if busy and workflow.concurrency_policy == ConcurrencyPolicy.REPLACE:
+                to_replace.append(workflow.pk)
+            jobs.append(
+                Job(
+                    workflow_id=workflow.pk,
+                    user_id=workflow.user_id,
+                    trigger=JobTrigger.AUTOMATIC,
+                    scheduled_at=slot,
+                    status=JobStatus.PENDING,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        Workflow.objects.bulk_update(due, ["next_run_at"], batch_size=limit)
+        if to_replace:
+            for job in Job.objects.select_related("workflow", "user").filter(
+                workflow_id__in=to_replace, status__in=UNFINISHED
+            ):
+                job_cancel(job=job, canceled_by="system:replaced")
+        Job.objects.bulk_create(jobs, ignore_conflicts=True)
+        for workflow in ended:
+            workflow_terminate(workflow=workflow, reason=TerminationReason.SCHEDULE_ENDED)
+        job_ids = [job.pk for job in jobs]
+        transaction.on_commit(lambda: job_dispatch(job_ids=job_ids))
+    return len(jobs), len(due)

@@ -1,0 +1,56 @@
+"""Reads of the jobs app."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+
+from accounts.models import User
+from chronoverse.errors import ServiceError
+from jobs.models import Job, JobLog, JobStatus, JobTrigger, LogStream
+
+
+def _invalid(errors) -> ServiceError:
+    fields = {name: [str(m) for m in messages] for name, messages in errors.items()}
+    first = next(iter(fields))
+    return ServiceError(f"Invalid value for '{first}': {fields[first][0]}", fields=fields)
+
+
+class JobFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=JobStatus.choices)
+    trigger = django_filters.ChoiceFilter(choices=JobTrigger.choices)
+
+    class Meta:
+        model = Job
+        fields: list[str] = []
+
+
+class LogFilter(django_filters.FilterSet):
+    stream = django_filters.ChoiceFilter(choices=LogStream.choices)
+    q = django_filters.CharFilter(field_name="message", lookup_expr="icontains", max_length=1024)
+
+    class Meta:
+        model = JobLog
+        fields: list[str] = []
+
+
+def job_list_for_workflow(*, workflow, filters) -> QuerySet[Job]:
+    filterset = JobFilter(filters, queryset=Job.objects.filter(workflow=workflow))
+    if not filterset.is_valid():
+        raise _invalid(filterset.errors)
+    return filterset.qs
+
+
+def job_get(*, user: User, job_id) -> Job:
+    """The user's job; another user's is reported as not found."""
+    job = Job.objects.select_related("workflow", "user").filter(user=user, pk=job_id).first()
+    if job is None:
+        raise ServiceError("Job not found.", code="not_found")
+    return job
+
+
+def job_logs(*, job: Job, filters) -> QuerySet[JobLog]:
+    filterset = LogFilter(filters, queryset=JobLog.objects.filter(job=job))
+    if not filterset.is_valid():
+        raise _invalid(filterset.errors)
+    return filterset.qs

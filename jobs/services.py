@@ -1,0 +1,355 @@
+"""Writes of the jobs app: the life of a job, from dispatch to its outcome.
+
+Every status change is a conditional UPDATE that names the status it moves from, so a change
+from the wrong state matches no row and does nothing: two workers, a reaper and a user clicking
+cancel can race on the same job without overwriting each other.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services import SYSTEM, RequestContext, audit_record
+from chronoverse.errors import ServiceError
+from chronoverse.serializers import format_timestamp
+from jobs.logs import publish_event
+from jobs.models import UNFINISHED, Job, JobStatus, JobTrigger
+from notifications.models import NotificationKind
+from notifications.services import notification_create
+from workflows.models import BuildStatus, TerminationReason, Workflow, WorkflowKind
+
+logger = logging.getLogger(__name__)
+
+# Bare heartbeats (`{}`) need no task of their own: they are completed in batches of this size.
+HEARTBEAT_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an executor reports: success, or a failure with a readable reason."""
+
+    succeeded: bool
+    error: str = ""
+    exit_code: int | None = None
+
+
+class InfrastructureError(Exception):
+    """The platform, not the job, failed (engine unreachable, worker lost): retry, don't blame it."""
+
+
+def is_bare_heartbeat(kind: str, payload: dict) -> bool:
+    return kind == WorkflowKind.HEARTBEAT and not payload.get("endpoint")
+
+
+def _job_payload(job: Job, **extra) -> dict:
+    return {"job_id": str(job.id), "workflow_id": str(job.workflow_id), "workflow_name": job.workflow.name, **extra}
+
+
+def job_status_data(job: Job) -> dict:
+    """The Job resource as the API shows it (also what live followers receive as `status`)."""
+    return {
+        "id": str(job.id),
+        "workflow_id": str(job.workflow_id),
+        "status": job.status,
+        "trigger": job.trigger,
+        "scheduled_at": format_timestamp(job.scheduled_at),
+        "started_at": format_timestamp(job.started_at),
+        "completed_at": format_timestamp(job.completed_at),
+        "duration_seconds": job.duration_seconds,
+        "exit_code": job.exit_code,
+        "error": job.error,
+        "attempt": job.attempt,
+        "created_at": format_timestamp(job.created_at),
+        "updated_at": format_timestamp(job.updated_at),
+    }
+
+
+def _announce(job: Job) -> None:
+    """After commit, tell live followers (SSE, WebSocket, CLI) the job's new status."""
+    data = job_status_data(job)
+    transaction.on_commit(lambda: publish_event(job.id, "status", data))
+    if job.is_finished:
+        transaction.on_commit(lambda: publish_event(job.id, "end", data))
+
+
+# -- dispatch ----------------------------------------------------------------------------------
+
+
+def job_dispatch(*, job_ids: list) -> int:
+    """Move PENDING jobs to QUEUED and hand them to workers; returns how many were dispatched."""
+    from jobs.tasks import execute_job, run_heartbeats
+
+    jobs = list(
+        Job.objects.filter(pk__in=job_ids, status=JobStatus.PENDING).values_list(
+            "pk", "workflow__kind", "workflow__payload"
+        )
+    )
+    if not jobs:
+        return 0
+    Job.objects.filter(pk__in=[pk for pk, _, _ in jobs], status=JobStatus.PENDING).update(
+        status=JobStatus.QUEUED, updated_at=timezone.now()
+    )
+    bare = [str(pk) for pk, kind, payload in jobs if is_bare_heartbeat(kind, payload)]
+    others = [str(pk) for pk, kind, payload in jobs if not is_bare_heartbeat(kind, payload)]
+    for start in range(0, len(bare), HEARTBEAT_BATCH):
+        run_heartbeats.delay(bare[start : start + HEARTBEAT_BATCH])
+    for job_id in others:
+        execute_job.delay(job_id)
+    return len(jobs)
+
+
+def job_run_manually(*, workflow: Workflow, user: User, context: RequestContext = SYSTEM) -> Job:
+    """Run a workflow now, outside its schedule."""
+    if workflow.is_terminated:
+        raise ServiceError("The workflow is terminated.", code="conflict")
+    if workflow.build_status != BuildStatus.COMPLETED:
+        raise ServiceError(f"The workflow's build is {workflow.build_status}, not COMPLETED.", code="conflict")
+    now = timezone.now()
+    with transaction.atomic():
+        job = Job.objects.create(
+            workflow=workflow,
+            user=workflow.user,
+            trigger=JobTrigger.MANUAL,
+            scheduled_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        audit_record(
+            user=user, action="job.manual_run", context=context, target=job, details={"workflow_id": str(workflow.id)}
+        )
+        transaction.on_commit(lambda: job_dispatch(job_ids=[job.id]))
+    return job
+
+
+# -- running -----------------------------------------------------------------------------------
+
+
+def job_claim(*, job_id, worker: str) -> Job | None:
+    """QUEUED -> RUNNING for this worker, with a fresh lease; None if someone else has it."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+            status=JobStatus.RUNNING,
+            started_at=now,
+            worker=worker,
+            lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+            updated_at=now,
+        )
+        if not claimed:
+            return None
+        job = Job.objects.select_related("workflow", "user").get(pk=job_id)
+        notification_create(
+            user=job.user,
+            kind=NotificationKind.JOB_STARTED,
+            payload=_job_payload(job, trigger=job.trigger, scheduled_at=format_timestamp(job.scheduled_at)),
+        )
+        _announce(job)
+    return job
+
+
+def job_renew_lease(*, job_id, worker: str) -> bool:
+    """Extend a running job's lease; False once the job is no longer this worker's (e.g. canceled)."""
+    now = timezone.now()
+    return bool(
+        Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, worker=worker).update(
+            lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+        )
+    )
+
+
+def job_finish(*, job: Job, outcome: Outcome, from_status: str = JobStatus.RUNNING) -> bool:
+    """Record the outcome of a running job; False if it was no longer running (canceled, reaped)."""
+    now = timezone.now()
+    started = job.started_at or now
+    duration = max(0.0, (now - started).total_seconds())
+    status = JobStatus.COMPLETED if outcome.succeeded else JobStatus.FAILED
+    with transaction.atomic():
+        if not Job.objects.filter(pk=job.pk, status=from_status).update(
+            status=status,
+            completed_at=now,
+            duration_seconds=duration,
+            exit_code=outcome.exit_code,
+            error=outcome.error,
+            lease_expires_at=None,
+            updated_at=now,
+        ):
+            return False
+        job.status, job.completed_at, job.duration_seconds = status, now, duration
+        job.exit_code, job.error, job.updated_at = outcome.exit_code, outcome.error, now
+        extra = {"status": status, "duration_seconds": duration}
+        if outcome.succeeded:
+            notification_create(user=job.user, kind=NotificationKind.JOB_COMPLETED, payload=_job_payload(job, **extra))
+        else:
+            notification_create(
+                user=job.user, kind=NotificationKind.JOB_FAILED, payload=_job_payload(job, error=outcome.error, **extra)
+            )
+        _announce(job)
+        _after_outcome(job, succeeded=outcome.succeeded)
+    return True
+
+
+def _after_outcome(job: Job, *, succeeded: bool) -> None:
+    from workflows.services import workflow_record_job_outcome, workflow_terminate
+
+    workflow = workflow_record_job_outcome(workflow_id=job.workflow_id, succeeded=succeeded)
+    # A schedule with no slot left (a one-time `at`, or past end_at) ends once its last run is over.
+    if (
+        job.trigger == JobTrigger.AUTOMATIC
+        and not workflow.is_terminated
+        and workflow.next_run_at is None
+        and workflow.build_status == BuildStatus.COMPLETED
+        and not Job.objects.filter(workflow_id=workflow.pk, status__in=UNFINISHED).exists()
+    ):
+        workflow_terminate(workflow=workflow, reason=TerminationReason.SCHEDULE_ENDED)
+
+
+def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUNNING) -> str:
+    """After an infrastructure failure: queue another attempt, or give up after JOB_MAX_ATTEMPTS.
+
+    Either way the workflow's failure counter is left alone: the job did not fail, the platform did.
+    Returns the job's new status ('' if it had already moved on).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        if job.attempt < settings.JOB_MAX_ATTEMPTS:
+            if not Job.objects.filter(pk=job.pk, status=from_status).update(
+                status=JobStatus.QUEUED,
+                attempt=F("attempt") + 1,
+                worker="",
+                lease_expires_at=None,
+                error=reason,
+                updated_at=now,
+            ):
+                return ""
+            from jobs.tasks import execute_job
+
+            delay = min(60, 2**job.attempt)
+            transaction.on_commit(lambda: execute_job.apply_async(args=[str(job.pk)], countdown=delay))
+            return JobStatus.QUEUED
+        if not Job.objects.filter(pk=job.pk, status=from_status).update(
+            status=JobStatus.FAILED,
+            completed_at=now,
+            lease_expires_at=None,
+            infrastructure_failure=True,
+            error=f"{reason} (gave up after {job.attempt} attempts)",
+            updated_at=now,
+            duration_seconds=(now - job.started_at).total_seconds() if job.started_at else None,
+        ):
+            return ""
+        job.refresh_from_db()
+        notification_create(
+            user=job.user,
+            kind=NotificationKind.JOB_FAILED,
+            payload=_job_payload(job, status=job.status, error=job.error, duration_seconds=job.duration_seconds),
+        )
+        notification_create(
+            user=job.user,
+            kind=NotificationKind.SYSTEM_ALERT,
+            payload=_job_payload(job, reason="infrastructure_failure", error=job.error),
+        )
+        _announce(job)
+    return JobStatus.FAILED
+
+
+# -- heartbeats in bulk ------------------------------------------------------------------------
+
+
+def heartbeats_complete(*, job_ids: list) -> int:
+    """Run bare heartbeats: each completes at once, so a batch is a handful of statements in all."""
+    from notifications.models import Notification
+    from notifications.services import notification_publish_many
+
+    now = timezone.now()
+    with transaction.atomic():
+        jobs = list(
+            Job.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("workflow", "user")
+            .filter(pk__in=job_ids, status=JobStatus.QUEUED)
+        )
+        if not jobs:
+            return 0
+        Job.objects.filter(pk__in=[j.pk for j in jobs]).update(
+            status=JobStatus.COMPLETED,
+            started_at=now,
+            completed_at=now,
+            duration_seconds=0.0,
+            exit_code=None,
+            updated_at=now,
+        )
+        notifications = []
+        for job in jobs:
+            job.status, job.started_at, job.completed_at, job.duration_seconds = JobStatus.COMPLETED, now, now, 0.0
+            started = _job_payload(job, trigger=job.trigger, scheduled_at=format_timestamp(job.scheduled_at))
+            done = _job_payload(job, status=JobStatus.COMPLETED, duration_seconds=0.0)
+            notifications += [
+                Notification(user=job.user, kind=NotificationKind.JOB_STARTED, payload=started, created_at=now),
+                Notification(user=job.user, kind=NotificationKind.JOB_COMPLETED, payload=done, created_at=now),
+            ]
+        created = Notification.objects.bulk_create(notifications)
+        users = {job.user_id: job.user for job in jobs}
+        transaction.on_commit(lambda: notification_publish_many(created, users))
+        Workflow.objects.filter(pk__in={j.workflow_id for j in jobs}, consecutive_job_failures_count__gt=0).update(
+            consecutive_job_failures_count=0
+        )
+        for job in jobs:
+            _announce(job)
+            if job.trigger == JobTrigger.AUTOMATIC and job.workflow.next_run_at is None:
+                _after_outcome(job, succeeded=True)
+    return len(jobs)
+
+
+# -- canceling ---------------------------------------------------------------------------------
+
+
+def job_cancel(*, job: Job, canceled_by: str, context: RequestContext = SYSTEM, user: User | None = None) -> Job:
+    """PENDING/QUEUED/RUNNING -> CANCELED; a running container is stopped. Finished jobs are a conflict."""
+    now = timezone.now()
+    with transaction.atomic():
+        was = Job.objects.filter(pk=job.pk).values_list("status", flat=True).first()
+        if was not in UNFINISHED or not Job.objects.filter(pk=job.pk, status=was).update(
+            status=JobStatus.CANCELED,
+            canceled_by=canceled_by,
+            completed_at=now,
+            lease_expires_at=None,
+            updated_at=now,
+            duration_seconds=(now - job.started_at).total_seconds()
+            if was == JobStatus.RUNNING and job.started_at
+            else None,
+        ):
+            raise ServiceError(f"The job is already {was or 'gone'}.", code="conflict")
+        job = Job.objects.select_related("workflow", "user").get(pk=job.pk)
+        notification_create(
+            user=job.user,
+            kind=NotificationKind.JOB_CANCELED,
+            payload=_job_payload(job, canceled_by=canceled_by, status=JobStatus.CANCELED),
+        )
+        if user is not None:
+            audit_record(
+                user=user, action="job.canceled", context=context, target=job, details={"previous_status": was}
+            )
+        _announce(job)
+        if was == JobStatus.RUNNING and job.workflow.kind == WorkflowKind.CONTAINER:
+            from jobs.tasks import stop_job_container
+
+            transaction.on_commit(lambda: stop_job_container.delay(str(job.pk)))
+    return job
+
+
+def job_cancel_unfinished_for_workflow(*, workflow: Workflow, canceled_by: str = "system") -> int:
+    """Cancel every unfinished job of a workflow (it was terminated or deleted)."""
+    count = 0
+    for job in Job.objects.select_related("workflow", "user").filter(workflow=workflow, status__in=UNFINISHED):
+        try:
+            job_cancel(job=job, canceled_by=canceled_by)
+            count += 1
+        except ServiceError:
+            pass  # it finished meanwhile
+    return count

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from jobs import recovery, scheduler, services
+from jobs.runner import job_execute
+
+
+@shared_task(expires=10, ignore_result=True)
+def scheduler_tick() -> int:
+    # A tick that waited in the queue longer than `expires` is dropped: the next one does its work.
+    return scheduler.scheduler_tick()
+
+
+@shared_task(acks_late=True)
+def execute_job(job_id: str) -> str | None:
+    return job_execute(job_id=job_id)
+
+
+@shared_task(acks_late=True)
+def run_heartbeats(job_ids: list[str]) -> int:
+    return services.heartbeats_complete(job_ids=job_ids)
+
+
+@shared_task
+def stop_job_container(job_id: str) -> int:
+    from jobs.executors.container import stop_containers_of_job
+
+    return stop_containers_of_job(job_id)
+
+
+@shared_task
+def reap() -> dict:
+    return recovery.reap()
+
+
+@shared_task
+def prune_logs() -> int:
+    return recovery.logs_prune()

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from jobs import api
+
+urlpatterns = [
+    path("workflows/<uuid:workflow_id>/jobs", api.WorkflowJobsView.as_view(), name="workflow-jobs"),
+    path("jobs/<uuid:job_id>", api.JobDetailView.as_view(), name="job-detail"),
+    path("jobs/<uuid:job_id>/cancel", api.JobCancelView.as_view(), name="job-cancel"),
+    path("jobs/<uuid:job_id>/logs", api.JobLogsView.as_view(), name="job-logs"),
+    path("jobs/<uuid:job_id>/logs/raw", api.JobLogsRawView.as_view(), name="job-logs-raw"),
+    path("jobs/<uuid:job_id>/events", api.job_events, name="job-events"),
+]
