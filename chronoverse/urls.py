@@ -15,7 +15,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("accounts.urls_api")),
     path("api/v1/", include("workflows.urls_api")),
+    path("api/v1/", include("jobs.urls_api")),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("workflows/", include("workflows.urls")),
     path("", include("chronoverse.urls_dashboard")),
 ]

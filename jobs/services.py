@@ -291,7 +291,13 @@ def heartbeats_complete(*, job_ids: list) -> int:
             done = _job_payload(job, status=JobStatus.COMPLETED, duration_seconds=0.0)
             notifications += [
                 Notification(user=job.user, kind=NotificationKind.JOB_STARTED, payload=started, created_at=now),
-                Notification(user=job.user, kind=NotificationKind.JOB_COMPLETED, payload=done, created_at=now),
+                # A microsecond later, so newest-first lists show the completion above the start.
+                Notification(
+                    user=job.user,
+                    kind=NotificationKind.JOB_COMPLETED,
+                    payload=done,
+                    created_at=now + timedelta(microseconds=1),
+                ),
             ]
         created = Notification.objects.bulk_create(notifications)
         users = {job.user_id: job.user for job in jobs}

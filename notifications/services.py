@@ -30,12 +30,14 @@ def should_push_live(preference: str, kind: str) -> bool:
 
 
 def _message(notification: Notification) -> str:
-    return json.dumps({
-        "id": str(notification.id),
-        "kind": notification.kind,
-        "payload": notification.payload,
-        "created_at": format_timestamp(notification.created_at),
-    })
+    return json.dumps(
+        {
+            "id": str(notification.id),
+            "kind": notification.kind,
+            "payload": notification.payload,
+            "created_at": format_timestamp(notification.created_at),
+        }
+    )
 
 
 def _publish(notification: Notification) -> None:

@@ -51,3 +51,8 @@ def workflow_get(*, user: User, workflow_id) -> Workflow:
 def workflow_get_by_id(*, workflow_id) -> Workflow | None:
     """Internal lookup without an owner (for tasks and the engine), like the seeds' GetWorkflowByID."""
     return Workflow.objects.select_related("user").filter(pk=workflow_id).first()
+
+
+def workflow_latest_build(*, workflow: Workflow):
+    """The build of the workflow's current generation (the one build_status describes)."""
+    return workflow.builds.order_by("-generation").first()

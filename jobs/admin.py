@@ -1,0 +1,82 @@
+from django.contrib import admin, messages
+
+from accounts.services import RequestContext
+from chronoverse.errors import ServiceError
+from jobs import services
+from jobs.models import UNFINISHED, Job, JobLog
+
+SHOWN_LINES = 200
+
+
+class JobLogInline(admin.TabularInline):
+    model = JobLog
+    extra = 0
+    can_delete = False
+    fields = ["sequence", "stream", "message", "timestamp"]
+    readonly_fields = fields
+    ordering = ["sequence"]
+    max_num = 0
+
+    def get_queryset(self, request):
+        # The first lines only: a chatty job's full log is for the API's download.
+        queryset = super().get_queryset(request)
+        job_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+        if job_id is None:
+            return queryset.none()
+        first = queryset.filter(job_id=job_id).order_by("sequence").values("pk")[:SHOWN_LINES]
+        return queryset.filter(pk__in=first).order_by("sequence")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "workflow",
+        "status",
+        "trigger",
+        "scheduled_at",
+        "started_at",
+        "duration_seconds",
+        "attempt",
+        "exit_code",
+    ]
+    list_filter = ["status", "trigger", "infrastructure_failure"]
+    search_fields = ["=id", "=workflow__id", "workflow__name", "user__email"]
+    list_select_related = ["workflow"]
+    raw_id_fields = ["workflow", "user"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
+    readonly_fields = [f.name for f in Job._meta.fields]
+    inlines = [JobLogInline]
+    actions = ["cancel", "rerun"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
+
+    @admin.action(description="Cancel the selected jobs")
+    def cancel(self, request, queryset):
+        context = RequestContext.from_request(request)
+        canceled = 0
+        for job in queryset.filter(status__in=UNFINISHED).select_related("workflow", "user"):
+            try:
+                services.job_cancel(job=job, canceled_by=f"admin:{request.user.pk}", user=request.user, context=context)
+                canceled += 1
+            except ServiceError:
+                pass
+        self.message_user(request, f"Canceled {canceled} job(s).")
+
+    @admin.action(description="Run the workflows of the selected jobs again")
+    def rerun(self, request, queryset):
+        context = RequestContext.from_request(request)
+        for job in queryset.select_related("workflow", "workflow__user"):
+            try:
+                services.job_run_manually(workflow=job.workflow, user=request.user, context=context)
+            except ServiceError as error:
+                self.message_user(request, f"{job.workflow.name}: {error.message}", messages.ERROR)
+        self.message_user(request, "Re-run requested.")

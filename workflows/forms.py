@@ -1,0 +1,179 @@
+"""Dashboard forms of workflows.
+
+They only turn HTML inputs into the request-shaped dict the API accepts, and put the errors of
+`workflows.validation` back on the inputs: every rule about the values lives in the services, so
+these forms check nothing but what HTML itself cannot express (JSON syntax, whole numbers).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from chronoverse.errors import ServiceError
+from workflows.models import BuildStatus, ConcurrencyPolicy, Workflow, WorkflowKind
+
+TIMING_CHOICES = [
+    ("interval", "Every N minutes"),
+    ("cron", "Cron expression"),
+    ("rrule", "RRULE (RFC 5545)"),
+    ("at", "Once, at a time"),
+]
+SCHEDULE_KEYS = ("cron", "rrule", "at")
+
+# The service names a nested input by its path (`payload.image`, `schedule.cron`); these are the
+# form inputs that hold each top-level name. Anything else is shown above the form.
+_FIELD_FOR_ERROR = {
+    "name": "name",
+    "kind": "kind",
+    "payload": "payload",
+    "interval": "interval",
+    "schedule": "schedule_value",
+    "timezone": "timezone",
+    "max_consecutive_job_failures_allowed": "max_consecutive_job_failures_allowed",
+    "concurrency_policy": "concurrency_policy",
+    "tags": "tags",
+    "start_at": "start_at",
+    "end_at": "end_at",
+}
+
+
+class WorkflowForm(forms.Form):
+    """The create form; `WorkflowEditForm` drops what cannot change after creation."""
+
+    name = forms.CharField(widget=forms.TextInput(attrs={"autofocus": True}))
+    kind = forms.ChoiceField(choices=WorkflowKind.choices)
+    payload = forms.CharField(
+        initial="{}",
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8, "class": "code", "spellcheck": "false"}),
+        help_text='A JSON object for the kind, e.g. {"endpoint": "https://example.com/health"}.',
+    )
+    timing = forms.ChoiceField(choices=TIMING_CHOICES, initial="interval", label="Runs")
+    interval = forms.IntegerField(required=False, label="Interval (minutes)")
+    schedule_value = forms.CharField(
+        required=False,
+        label="Schedule",
+        widget=forms.TextInput(attrs={"spellcheck": "false"}),
+        help_text="Cron (*/5 * * * *), RRULE (FREQ=DAILY;BYHOUR=9) or an RFC 3339 time (2030-01-01T09:00:00Z).",
+    )
+    timezone = forms.CharField(initial="UTC", required=False, help_text="IANA name, e.g. Europe/Paris.")
+    max_consecutive_job_failures_allowed = forms.IntegerField(
+        initial=3, required=False, label="Max consecutive failures"
+    )
+    concurrency_policy = forms.ChoiceField(choices=ConcurrencyPolicy.choices, initial=ConcurrencyPolicy.FORBID)
+    tags = forms.CharField(required=False, help_text="Comma separated.")
+    start_at = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="Optional, UTC."
+    )
+    end_at = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="Optional, UTC."
+    )
+
+    def clean_payload(self) -> Any:
+        try:
+            return json.loads(self.cleaned_data["payload"])
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
+
+    def clean_tags(self) -> list[str]:
+        return [tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
+
+    def _timing(self) -> dict:
+        data = self.cleaned_data
+        if data["timing"] == "interval":
+            return {"interval": data["interval"]}
+        # An empty value is passed on as such, so the service reports it with its own message.
+        return {"schedule": {data["timing"]: data["schedule_value"]}}
+
+    def to_data(self) -> dict:
+        """The cleaned inputs as the API's request body (optional inputs left empty are omitted)."""
+        data = self.cleaned_data
+        body: dict[str, Any] = {
+            "name": data["name"],
+            "kind": data["kind"],
+            "payload": data["payload"],
+            **self._timing(),
+            "concurrency_policy": data["concurrency_policy"],
+            "tags": data["tags"],
+        }
+        if data["timezone"].strip():
+            body["timezone"] = data["timezone"].strip()
+        if data["max_consecutive_job_failures_allowed"] is not None:
+            body["max_consecutive_job_failures_allowed"] = data["max_consecutive_job_failures_allowed"]
+        for name in ("start_at", "end_at"):
+            if data[name] is not None:
+                body[name] = data[name].isoformat()
+        return body
+
+    def add_service_error(self, error: ServiceError) -> None:
+        """Show the service's complaint next to the input it is about."""
+        if not error.fields:
+            self.add_error(None, error.message)
+            return
+        for name, messages in error.fields.items():
+            top, _, rest = name.partition(".")
+            field = _FIELD_FOR_ERROR.get(top)
+            if field not in self.fields:
+                field = None
+            for message in messages:
+                # Inside the payload or the tags the key matters (`image: ...`); the schedule input
+                # holds the one value, and above the form the full name says what it is about.
+                if field is None and name != "non_field_errors":
+                    message = f"{name}: {message}"
+                elif rest and top != "schedule":
+                    message = f"{rest}: {message}"
+                self.add_error(field, message)
+
+
+class WorkflowEditForm(WorkflowForm):
+    """Prefilled from a workflow; `changes()` is the partial update to send."""
+
+    def __init__(self, *args: Any, workflow: Workflow, **kwargs: Any) -> None:
+        self.workflow = workflow
+        timing = "interval" if workflow.interval is not None else next(iter(workflow.schedule or {"cron": ""}))
+        kwargs.setdefault(
+            "initial",
+            {
+                "name": workflow.name,
+                "payload": json.dumps(workflow.payload, indent=2),
+                "timing": timing,
+                "interval": workflow.interval,
+                "schedule_value": (workflow.schedule or {}).get(timing, ""),
+                "timezone": workflow.timezone,
+                "max_consecutive_job_failures_allowed": workflow.max_consecutive_job_failures_allowed,
+                "concurrency_policy": workflow.concurrency_policy,
+                "tags": ", ".join(workflow.tags),
+            },
+        )
+        super().__init__(*args, **kwargs)
+        for name in ("kind", "start_at", "end_at"):
+            del self.fields[name]
+
+    def changes(self) -> dict:
+        """Only what differs from the workflow, so an untouched input is never re-validated or audited."""
+        data = self.cleaned_data
+        workflow = self.workflow
+        candidate: dict[str, Any] = {
+            "name": data["name"],
+            "payload": data["payload"],
+            "timezone": data["timezone"].strip() or "UTC",
+            "concurrency_policy": data["concurrency_policy"],
+            "tags": data["tags"],
+            **self._timing(),
+        }
+        if data["max_consecutive_job_failures_allowed"] is not None:
+            candidate["max_consecutive_job_failures_allowed"] = data["max_consecutive_job_failures_allowed"]
+        return {name: value for name, value in candidate.items() if getattr(workflow, name) != value}
+
+
+class WorkflowFilterForm(forms.Form):
+    """The list's GET filters; only rendered here, `selectors.workflow_list` validates them."""
+
+    query = forms.CharField(required=False, label="Name contains")
+    kind = forms.ChoiceField(required=False, choices=[("", "Any"), *WorkflowKind.choices])
+    build_status = forms.ChoiceField(required=False, label="Build", choices=[("", "Any"), *BuildStatus.choices])
+    terminated = forms.ChoiceField(required=False, choices=[("", "Any"), ("false", "Active"), ("true", "Terminated")])
+    tag = forms.CharField(required=False)

@@ -1,0 +1,167 @@
+"""Dashboard pages of workflows: list, create, detail (with terminate, delete, rebuild) and edit.
+
+Each view parses the request, calls one selector or service, and renders; the rules are those of
+the REST API because they are the same functions.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.services import RequestContext
+from chronoverse.errors import ServiceError
+from chronoverse.pagination import keyset_page
+from workflows import selectors, services
+from workflows.forms import WorkflowEditForm, WorkflowFilterForm, WorkflowForm
+from workflows.models import Workflow
+
+TERMINATED_MESSAGE = "This workflow is terminated: a terminated workflow cannot be changed."
+
+
+def _owned(request: HttpRequest, workflow_id: UUID) -> Workflow:
+    # Someone else's workflow is a 404 like a missing one, so ids cannot be probed for existence.
+    try:
+        return selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+    except ServiceError as error:
+        raise Http404(error.message) from None
+
+
+@login_required
+def workflow_list_view(request: HttpRequest) -> HttpResponse:
+    status = 200
+    workflows: list[Workflow] = []
+    next_query = None
+    # Keep the filters on every page link; only the cursor moves.
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    first_query = params.urlencode()
+    try:
+        page = keyset_page(selectors.workflow_list(user=request.user, filters=request.GET), request.GET)
+    except ServiceError as error:
+        messages.error(request, error.message)
+        status = error.status
+    else:
+        workflows = page.items
+        if page.cursor:
+            params["cursor"] = page.cursor
+            next_query = params.urlencode()
+    return render(
+        request,
+        "workflows/list.html",
+        {
+            "workflows": workflows,
+            # Unbound, so a bad value is reported once (in the message) without stretching the form.
+            "filter_form": WorkflowFilterForm(initial=request.GET.dict()),
+            "filtered": any(request.GET.get(name) for name in WorkflowFilterForm.base_fields),
+            "next_query": next_query,
+            "first_query": first_query if request.GET.get("cursor") else None,
+        },
+        status=status,
+    )
+
+
+@login_required
+def workflow_create_view(request: HttpRequest) -> HttpResponse:
+    form = WorkflowForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                workflow, _ = services.workflow_create(
+                    user=request.user, data=form.to_data(), context=RequestContext.from_request(request)
+                )
+            except ServiceError as error:
+                form.add_service_error(error)
+                status = error.status
+            else:
+                messages.success(request, f"Workflow “{workflow.name}” created.")
+                return redirect("workflows:detail", workflow_id=workflow.id)
+    return render(request, "workflows/form.html", {"form": form, "workflow": None}, status=status)
+
+
+@login_required
+def workflow_detail_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+    workflow = _owned(request, workflow_id)
+    build = selectors.workflow_latest_build(workflow=workflow)
+    return render(request, "workflows/detail.html", {"workflow": workflow, "build": build})
+
+
+@login_required
+def workflow_edit_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+    workflow = _owned(request, workflow_id)
+    if workflow.is_terminated:
+        # Only decides what to show; workflow_update refuses the change itself (also in a race).
+        return _refuse_edit(request, workflow, TERMINATED_MESSAGE)
+    form = WorkflowEditForm(request.POST or None, workflow=workflow)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            changes = form.changes()
+            if not changes:
+                messages.info(request, "Nothing changed.")
+                return redirect("workflows:detail", workflow_id=workflow.id)
+            try:
+                services.workflow_update(workflow=workflow, data=changes, context=RequestContext.from_request(request))
+            except ServiceError as error:
+                if error.code == "conflict":
+                    return _refuse_edit(request, workflow, error.message)
+                form.add_service_error(error)
+                status = error.status
+            else:
+                messages.success(request, "Workflow updated.")
+                return redirect("workflows:detail", workflow_id=workflow.id)
+    return render(request, "workflows/form.html", {"form": form, "workflow": workflow}, status=status)
+
+
+def _refuse_edit(request: HttpRequest, workflow: Workflow, message: str) -> HttpResponse:
+    return render(request, "workflows/form.html", {"form": None, "workflow": workflow, "refusal": message}, status=409)
+
+
+@login_required
+@require_POST
+def workflow_terminate_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+    workflow = _owned(request, workflow_id)
+    if workflow.is_terminated:
+        messages.info(request, "The workflow was already terminated.")
+        return redirect("workflows:detail", workflow_id=workflow.id)
+    try:
+        services.workflow_terminate(workflow=workflow, context=RequestContext.from_request(request))
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Workflow terminated.")
+    return redirect("workflows:detail", workflow_id=workflow.id)
+
+
+@login_required
+@require_POST
+def workflow_delete_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+    workflow = _owned(request, workflow_id)
+    try:
+        services.workflow_delete(workflow=workflow, context=RequestContext.from_request(request))
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect("workflows:detail", workflow_id=workflow.id)
+    messages.success(request, f"Workflow “{workflow.name}” deleted.")
+    return redirect("workflows:list")
+
+
+@login_required
+@require_POST
+def workflow_rebuild_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+    workflow = _owned(request, workflow_id)
+    try:
+        build = services.workflow_rebuild(workflow=workflow, context=RequestContext.from_request(request))
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Rebuild queued (generation {build.generation}).")
+    return redirect("workflows:detail", workflow_id=workflow.id)
