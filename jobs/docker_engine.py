@@ -34,7 +34,11 @@ class ImageError(Exception):
 
 
 def engine_client(*, timeout: int = 60) -> docker.DockerClient:
-    return docker.DockerClient(base_url=settings.DOCKER_HOST, timeout=timeout)
+    # Creating a client already asks the engine for its API version: a dead engine fails here.
+    try:
+        return docker.DockerClient(base_url=settings.DOCKER_HOST, timeout=timeout)
+    except (*TRANSPORT_ERRORS, DockerException) as exc:
+        raise _unavailable(exc) from exc
 
 
 def engine_ping(*, timeout: int = 3) -> None:

@@ -279,3 +279,36 @@ def test_a_bare_heartbeat_completes_at_once_in_a_batch(celery_worker, user):
     assert job.status == JobStatus.COMPLETED
     assert job.duration_seconds == 0.0
     assert kinds(user)[-2:] == ["JOB_STARTED", "JOB_COMPLETED"]
+
+
+def test_an_unreachable_engine_is_retried_and_not_blamed_on_the_workflow(celery_worker, user, settings, tmp_path):
+    settings.JOB_MAX_ATTEMPTS = 2
+    workflow = shell(user, "echo never runs")
+    settings.DOCKER_HOST = f"unix://{tmp_path}/no-engine.sock"
+
+    job = finished(run_now(workflow, user), timeout=60)
+
+    assert job.status == JobStatus.FAILED
+    assert job.attempt == 2
+    assert job.infrastructure_failure
+    assert "Container engine unreachable" in job.error
+    assert job.error.endswith("(gave up after 2 attempts)")
+    workflow.refresh_from_db()
+    assert workflow.consecutive_job_failures_count == 0
+    alert = Notification.objects.get(user=user, kind="SYSTEM_ALERT").payload
+    assert alert["reason"] == "infrastructure_failure"
+
+
+def test_run_workflow_command_follows_the_output(celery_worker, user, docker_client):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    workflow = shell(user, "echo hello from the command; echo careful >&2")
+    out, err = StringIO(), StringIO()
+
+    call_command("run_workflow", str(workflow.id), stdout=out, stderr=err)
+
+    assert "hello from the command" in out.getvalue()
+    assert "careful" in err.getvalue()
+    assert "COMPLETED in" in out.getvalue()
