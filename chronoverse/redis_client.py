@@ -6,12 +6,22 @@ from functools import cache
 
 import redis
 from django.conf import settings
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 
 @cache
 def _client(url: str) -> redis.Redis:
-    # A connection pool per URL per process; redis-py's pool is thread-safe.
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+    # A connection pool per URL per process (redis-py's pool is thread-safe). Retrying on a broken
+    # connection lets publishers carry on through a Redis restart instead of dropping a message.
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=2,
+        socket_timeout=5,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+    )
 
 
 def get_redis() -> redis.Redis:

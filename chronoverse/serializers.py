@@ -90,3 +90,12 @@ class StringMapField(serializers.DictField):
                 if not key or len(key) > self.key_max_length:
                     raise serializers.ValidationError(f"Keys must be 1 to {self.key_max_length} characters.")
         return super().to_internal_value(data)
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID written as a string; DRF would otherwise read the number 1 as UUID(int=1)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)

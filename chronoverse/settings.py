@@ -238,6 +238,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "WorkflowKindEnum": "workflows.models.WorkflowKind",
+        "NotificationKindEnum": "notifications.models.NotificationKind",
+        "BuildStatusEnum": "workflows.models.BuildStatus",
+        "JobStatusEnum": "jobs.models.JobStatus",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "chronoverse.schema.add_error_responses",
@@ -322,3 +328,14 @@ LOG_MAX_LINE_BYTES = env_int("LOG_MAX_LINE_BYTES", 16 * 1024, minimum=256)
 LOG_MAX_LINES_PER_JOB = env_int("LOG_MAX_LINES_PER_JOB", 100_000, minimum=10)
 LOG_FLUSH_INTERVAL = env_float("LOG_FLUSH_INTERVAL", 0.2, minimum=0.01)
 LOG_RETENTION_DAYS = env_int("LOG_RETENTION_DAYS", 30, minimum=1)
+
+# Outbound alert email (Django's email backend; console by default, SMTP when EMAIL_HOST is set).
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "chronoverse@localhost")

@@ -51,3 +51,22 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.user_id}"
+
+
+class DeliverySettings(models.Model):
+    """Where a user's alerts go beyond the browser: email and/or a webhook (both optional)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="delivery_settings")
+    email_alerts = models.BooleanField(default=False, help_text="Email alerts to the account's address.")
+    webhook_url = models.URLField(max_length=2048, blank=True, default="")
+    webhook_secret = models.CharField(
+        max_length=256, blank=True, default="", help_text="Signs each delivery: X-Chronoverse-Signature: sha256=<HMAC>."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"delivery settings of {self.user_id}"
+
+    @property
+    def enabled(self) -> bool:
+        return self.email_alerts or bool(self.webhook_url)

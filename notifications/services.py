@@ -7,14 +7,18 @@ import logging
 
 import redis
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import NotificationPreference, User
 from chronoverse.errors import ServiceError
 from chronoverse.redis_client import get_redis
 from chronoverse.serializers import format_timestamp
-from notifications.models import ALERT_KINDS, Notification, NotificationKind
+from notifications.models import ALERT_KINDS, DeliverySettings, Notification, NotificationKind
 
 logger = logging.getLogger(__name__)
+
+MAX_MARK_READ = 100
 
 
 def channel_name(user_id) -> str:
@@ -60,6 +64,30 @@ def notification_publish_many(notifications: list[Notification], users: dict) ->
         logger.warning("could not publish %d notifications", len(notifications), exc_info=True)
 
 
+def notification_mark_read(*, user: User, ids: list) -> int:
+    """Mark the caller's notifications read; ids of others' or already read ones change nothing."""
+    if not 1 <= len(ids) <= MAX_MARK_READ:
+        raise ServiceError(f"Give 1 to {MAX_MARK_READ} ids.", fields={"ids": [f"Give 1 to {MAX_MARK_READ} ids."]})
+    return Notification.objects.filter(user=user, pk__in=ids, read_at__isnull=True).update(
+        read_at=timezone.now(), updated_at=timezone.now()
+    )
+
+
+def notification_mark_all_read(*, user: User) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(
+        read_at=timezone.now(), updated_at=timezone.now()
+    )
+
+
+def delivery_settings_update(
+    *, user: User, email_alerts: bool, webhook_url: str, webhook_secret: str
+) -> DeliverySettings:
+    delivery, _ = DeliverySettings.objects.update_or_create(
+        user=user, defaults={"email_alerts": email_alerts, "webhook_url": webhook_url, "webhook_secret": webhook_secret}
+    )
+    return delivery
+
+
 def notification_create(*, user: User, kind: str, payload: dict) -> Notification:
     """Store a notification for `user`; once the surrounding transaction commits, push it live."""
     if kind not in NotificationKind.values:
@@ -71,4 +99,12 @@ def notification_create(*, user: User, kind: str, payload: dict) -> Notification
     notification = Notification.objects.create(user=user, kind=kind, payload=payload)
     if should_push_live(user.notification_preference, kind):
         transaction.on_commit(lambda: _publish(notification))
+        if (
+            kind in ALERT_KINDS
+            and DeliverySettings.objects.filter(user=user).filter(Q(email_alerts=True) | ~Q(webhook_url="")).exists()
+        ):
+            from notifications.tasks import deliver_alert
+
+            # Email and webhooks go through a task with retries: a slow mail server never holds up the event.
+            transaction.on_commit(lambda: deliver_alert.delay(str(notification.id)))
     return notification

@@ -1,0 +1,66 @@
+"""REST endpoints of notifications: list, mark read, unread count."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chronoverse.pagination import keyset_page
+from chronoverse.serializers import ModelSerializer, StrictSerializer, StrictUUIDField
+from notifications import selectors, services
+from notifications.models import Notification, NotificationKind
+
+
+class NotificationSerializer(ModelSerializer):
+    payload = serializers.JSONField()
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "payload", "read_at", "created_at", "updated_at"]
+
+
+class MarkReadSerializer(StrictSerializer):
+    ids = serializers.ListField(child=StrictUUIDField(), min_length=1, max_length=services.MAX_MARK_READ)
+
+
+@extend_schema(tags=["notifications"])
+class NotificationListView(APIView):
+    @extend_schema(
+        operation_id="notifications_list",
+        parameters=[
+            OpenApiParameter("kind", str, enum=NotificationKind.values),
+            OpenApiParameter("unread", str, enum=["true", "false"]),
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("limit", int, description="1-50"),
+        ],
+        responses=inline_serializer(
+            "NotificationList",
+            {"notifications": NotificationSerializer(many=True), "cursor": serializers.CharField(allow_null=True)},
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        queryset = selectors.notification_list(user=request.user, filters=request.query_params)
+        page = keyset_page(queryset, request.query_params)
+        return Response({"notifications": NotificationSerializer(page.items, many=True).data, "cursor": page.cursor})
+
+
+@extend_schema(tags=["notifications"])
+class NotificationMarkReadView(APIView):
+    @extend_schema(
+        request=MarkReadSerializer, responses=inline_serializer("MarkedRead", {"updated": serializers.IntegerField()})
+    )
+    def patch(self, request: Request) -> Response:
+        serializer = MarkReadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        updated = services.notification_mark_read(user=request.user, ids=serializer.validated_data["ids"])
+        return Response({"updated": updated})
+
+
+@extend_schema(tags=["notifications"])
+class NotificationUnreadCountView(APIView):
+    @extend_schema(responses=inline_serializer("UnreadCount", {"count": serializers.IntegerField()}))
+    def get(self, request: Request) -> Response:
+        return Response({"count": selectors.notification_unread_count(user=request.user)})

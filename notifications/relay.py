@@ -1,0 +1,90 @@
+"""The notification relay: ONE Redis pattern subscription per ASGI process, fanned out to the
+process's own sockets.
+
+A browser's socket costs a dictionary entry here, not a Redis connection. The relay starts with
+the first socket and reconnects by itself when Redis goes away (a restart): sockets stay open
+meanwhile; what was published during the outage is in Postgres and shows on the next page load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as aioredis
+from django.conf import settings
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+PATTERN = "notifications:*"
+Deliver = Callable[[str], Awaitable[None]]
+
+
+class Relay:
+    def __init__(self) -> None:
+        self._sockets: dict[str, set[Deliver]] = defaultdict(set)
+        self._task: asyncio.Task | None = None
+        self.connected = asyncio.Event()
+        self.reconnects = 0
+
+    def register(self, user_id: str, deliver: Deliver) -> None:
+        self._sockets[user_id].add(deliver)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="notification-relay")
+
+    def unregister(self, user_id: str, deliver: Deliver) -> None:
+        sockets = self._sockets.get(user_id)
+        if sockets is not None:
+            sockets.discard(deliver)
+            if not sockets:
+                del self._sockets[user_id]
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            client = aioredis.from_url(settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=10)
+            pubsub = client.pubsub()
+            try:
+                await pubsub.psubscribe(PATTERN)
+                self.connected.set()
+                delay = 0.1
+                async for message in pubsub.listen():
+                    if message["type"] == "pmessage":
+                        await self._fan_out(message["channel"], message["data"])
+            except (RedisError, OSError) as exc:
+                self.connected.clear()
+                self.reconnects += 1
+                logger.warning("notification relay lost Redis (%s); reconnecting in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+
+    async def _fan_out(self, channel: bytes, data: bytes) -> None:
+        user_id = channel.decode().partition(":")[2]
+        text = data.decode()
+        for deliver in list(self._sockets.get(user_id, ())):
+            try:
+                await deliver(text)
+            except Exception:
+                logger.warning("could not deliver a notification to a socket of %s", user_id, exc_info=True)
+
+
+# One relay per event loop: Daphne runs one loop per process; tests may run several in turn.
+_relays: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Relay] = weakref.WeakKeyDictionary()
+
+
+def get_relay() -> Relay:
+    loop = asyncio.get_running_loop()
+    relay = _relays.get(loop)
+    if relay is None:
+        relay = _relays[loop] = Relay()
+    return relay

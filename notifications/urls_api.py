@@ -1,0 +1,9 @@
+from django.urls import path
+
+from notifications import api
+
+urlpatterns = [
+    path("notifications", api.NotificationListView.as_view(), name="notifications"),
+    path("notifications/read", api.NotificationMarkReadView.as_view(), name="notifications-read"),
+    path("notifications/unread-count", api.NotificationUnreadCountView.as_view(), name="notifications-unread-count"),
+]
