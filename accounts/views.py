@@ -13,9 +13,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.forms import LoginForm, PreferenceForm, SignupForm, TokenForm
+from accounts.forms import DeliveryForm, LoginForm, PreferenceForm, SignupForm, TokenForm
 from chronoverse.api_errors import retry_after_header
 from chronoverse.errors import ServiceError
+from notifications.models import DeliverySettings
+from notifications.services import delivery_settings_update
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -90,6 +92,16 @@ def settings_view(request: HttpRequest) -> HttpResponse:
     context = services.RequestContext.from_request(request)
     preference_form = PreferenceForm(initial={"notification_preference": request.user.notification_preference})
     token_form = TokenForm()
+    delivery = DeliverySettings.objects.filter(user=request.user).first()
+    delivery_form = DeliveryForm(
+        initial={
+            "email_alerts": delivery.email_alerts,
+            "webhook_url": delivery.webhook_url,
+            "webhook_secret": delivery.webhook_secret,
+        }
+        if delivery
+        else None
+    )
     new_secret = None
     if request.method == "POST":
         action = request.POST.get("action")
@@ -102,6 +114,12 @@ def settings_view(request: HttpRequest) -> HttpResponse:
                     notification_preference=preference_form.cleaned_data["notification_preference"],
                 )
                 messages.success(request, "Notification preference saved.")
+                return redirect("accounts:settings")
+        elif action == "delivery":
+            delivery_form = DeliveryForm(request.POST)
+            if delivery_form.is_valid():
+                delivery_settings_update(user=request.user, **delivery_form.cleaned_data)
+                messages.success(request, "Alert delivery saved.")
                 return redirect("accounts:settings")
         elif action == "create_token":
             token_form = TokenForm(request.POST)
@@ -132,6 +150,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         "accounts/settings.html",
         {
             "preference_form": preference_form,
+            "delivery_form": delivery_form,
             "token_form": token_form,
             "new_secret": new_secret,
             "tokens": selectors.token_list(user=request.user).order_by("-created_at")[:100],
