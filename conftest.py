@@ -79,7 +79,9 @@ def celery_worker(transactional_db) -> Iterator[None]:
 
     from chronoverse.celery import app
 
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, shutdown_timeout=60, queues=["celery", settings.CONTROL_QUEUE]
+    ):
         yield
 
 

@@ -268,6 +268,19 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # holds a message (long jobs keep their own lease in Postgres instead).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
 CELERY_TIMEZONE = "UTC"
+# The scheduler tick and the maintenance tasks have a queue and a worker of their own, so long jobs
+# filling every execution slot can never delay the tick.
+CONTROL_QUEUE = "control"
+CELERY_TASK_ROUTES = {
+    name: {"queue": CONTROL_QUEUE}
+    for name in (
+        "jobs.tasks.scheduler_tick",
+        "jobs.tasks.reap",
+        "jobs.tasks.prune_logs",
+        "workflows.tasks.requeue_stale_builds",
+        "accounts.tasks.prune_expired_tokens",
+    )
+}
 CELERY_BEAT_SCHEDULE = {
     "accounts-prune-expired-tokens": {
         "task": "accounts.tasks.prune_expired_tokens",
