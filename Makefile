@@ -39,3 +39,7 @@ lint: venv
 
 schema: venv
 	$(BIN)/python manage.py spectacular --file docs/openapi.yaml --validate
+
+# Speed of the hot paths on this machine (its own database; prints figures, asserts nothing timed).
+bench: provision venv
+	$(BIN)/python scripts/bench.py

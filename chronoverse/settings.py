@@ -276,6 +276,8 @@ CELERY_TASK_ROUTES = {
     for name in (
         "jobs.tasks.scheduler_tick",
         "jobs.tasks.reap",
+        # A cancel must not wait behind the very jobs that fill the execution slots.
+        "jobs.tasks.stop_job_container",
         "jobs.tasks.prune_logs",
         "workflows.tasks.requeue_stale_builds",
         "accounts.tasks.prune_expired_tokens",

@@ -16,8 +16,11 @@ urlpatterns = [
     path("api/v1/", include("accounts.urls_api")),
     path("api/v1/", include("workflows.urls_api")),
     path("api/v1/", include("jobs.urls_api")),
+    path("api/v1/", include("notifications.urls_api")),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("workflows/", include("workflows.urls")),
+    path("jobs/", include("jobs.urls")),
+    path("notifications/", include("notifications.urls")),
     path("", include("chronoverse.urls_dashboard")),
 ]

@@ -54,3 +54,9 @@ def job_logs(*, job: Job, filters) -> QuerySet[JobLog]:
     if not filterset.is_valid():
         raise _invalid(filterset.errors)
     return filterset.qs
+
+
+def job_recent_for_workflow(*, workflow, limit: int = 20) -> list[Job]:
+    """The workflow's newest jobs, for the dashboard: one query, rows need nothing else loaded."""
+    # Same order as the API's job list, so it walks the (workflow, -created_at, -id) index.
+    return list(Job.objects.filter(workflow=workflow).order_by("-created_at", "-id")[:limit])

@@ -12,4 +12,5 @@ urlpatterns = [
     path("<uuid:workflow_id>/terminate/", views.workflow_terminate_view, name="terminate"),
     path("<uuid:workflow_id>/delete/", views.workflow_delete_view, name="delete"),
     path("<uuid:workflow_id>/rebuild/", views.workflow_rebuild_view, name="rebuild"),
+    path("<uuid:workflow_id>/run/", views.workflow_run_view, name="run"),
 ]

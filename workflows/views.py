@@ -1,4 +1,4 @@
-"""Dashboard pages of workflows: list, create, detail (with terminate, delete, rebuild) and edit.
+"""Dashboard pages of workflows: list, create, detail (with run now, terminate, delete, rebuild) and edit.
 
 Each view parses the request, calls one selector or service, and renders; the rules are those of
 the REST API because they are the same functions.
@@ -17,11 +17,15 @@ from django.views.decorators.http import require_POST
 from accounts.services import RequestContext
 from chronoverse.errors import ServiceError
 from chronoverse.pagination import keyset_page
+from jobs import selectors as job_selectors
+from jobs import services as job_services
 from workflows import selectors, services
 from workflows.forms import WorkflowEditForm, WorkflowFilterForm, WorkflowForm
 from workflows.models import Workflow
 
 TERMINATED_MESSAGE = "This workflow is terminated: a terminated workflow cannot be changed."
+# How many jobs the detail page lists; the full history is the API's paginated job list.
+RECENT_JOBS = 20
 
 
 def _owned(request: HttpRequest, workflow_id: UUID) -> Workflow:
@@ -90,7 +94,24 @@ def workflow_create_view(request: HttpRequest) -> HttpResponse:
 def workflow_detail_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned(request, workflow_id)
     build = selectors.workflow_latest_build(workflow=workflow)
-    return render(request, "workflows/detail.html", {"workflow": workflow, "build": build})
+    jobs = job_selectors.job_recent_for_workflow(workflow=workflow, limit=RECENT_JOBS)
+    return render(request, "workflows/detail.html", {"workflow": workflow, "build": build, "jobs": jobs})
+
+
+@login_required
+@require_POST
+def workflow_run_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+    workflow = _owned(request, workflow_id)
+    try:
+        job = job_services.job_run_manually(
+            workflow=workflow, user=request.user, context=RequestContext.from_request(request)
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect("workflows:detail", workflow_id=workflow.id)
+    # Straight to the job page: right after "Run now" the live log is what one wants to watch.
+    messages.success(request, "Job started.")
+    return redirect("jobs:detail", job_id=job.id)
 
 
 @login_required

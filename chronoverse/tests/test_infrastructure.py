@@ -66,6 +66,11 @@ def test_the_local_images_run_on_the_engine(docker_client, image, command, expec
 
 def test_the_scheduler_and_maintenance_have_their_own_queue():
     router = celery_app.amqp.router
-    for name in ("jobs.tasks.scheduler_tick", "jobs.tasks.reap", "jobs.tasks.prune_logs"):
+    for name in (
+        "jobs.tasks.scheduler_tick",
+        "jobs.tasks.reap",
+        "jobs.tasks.prune_logs",
+        "jobs.tasks.stop_job_container",
+    ):
         assert router.route({}, name)["queue"].name == "control", name
     assert router.route({}, "jobs.tasks.execute_job")["queue"].name == "celery"

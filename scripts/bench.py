@@ -1,0 +1,139 @@
+"""`make bench`: how fast the engine's hot paths are on this machine.
+
+Runs against a database of its own (chronoverse_bench, recreated each run) and Redis database 3,
+with the real Docker engine. Prints one line per measurement; nothing here is a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chronoverse.settings")
+os.environ.setdefault("DATABASE_URL", "postgres://chronoverse@127.0.0.1:5433/chronoverse_bench")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6380/3")
+
+import psycopg
+
+
+def recreate_database() -> None:
+    import dj_database_url
+
+    db = dj_database_url.parse(os.environ["DATABASE_URL"])
+    with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+
+
+recreate_database()
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from accounts.models import User  # noqa: E402
+from chronoverse.redis_client import get_redis  # noqa: E402
+from jobs.logs import LogWriter  # noqa: E402
+from jobs.models import Job, JobLog, JobStatus  # noqa: E402
+from jobs.runner import job_execute  # noqa: E402
+from jobs.scheduler import scheduler_tick  # noqa: E402
+from jobs.services import heartbeats_complete, job_run_manually  # noqa: E402
+from workflows.models import BuildStatus, Workflow  # noqa: E402
+
+
+def report(name: str, value: float, unit: str, note: str = "") -> None:
+    print(f"{name:<44} {value:>12,.1f} {unit:<10} {note}")
+
+
+def bench_tick(user: User, count: int = 10_000) -> None:
+    past = timezone.now() - timezone.timedelta(seconds=1)
+    Workflow.objects.bulk_create(
+        (
+            Workflow(
+                user=user,
+                name=f"hb-{i}",
+                kind="HEARTBEAT",
+                payload={},
+                interval=1,
+                build_status=BuildStatus.COMPLETED,
+                next_run_at=past,
+            )
+            for i in range(count)
+        ),
+        batch_size=2000,
+    )
+    started = time.perf_counter()
+    created = scheduler_tick()
+    elapsed = time.perf_counter() - started
+    assert created == count, created
+    report(f"scheduler tick: {count:,} due workflows", elapsed, "s", f"({count / elapsed:,.0f} jobs/s, incl. dispatch)")
+
+    ids = list(Job.objects.filter(status=JobStatus.QUEUED).values_list("pk", flat=True))
+    started = time.perf_counter()
+    for start in range(0, len(ids), 500):
+        heartbeats_complete(job_ids=ids[start : start + 500])
+    elapsed = time.perf_counter() - started
+    report(
+        "bare heartbeats completed in batches of 500", len(ids) / elapsed, "jobs/s", "(2 notifications each, published)"
+    )
+
+
+def bench_logs(user: User, lines: int = 200_000) -> None:
+    workflow = Workflow.objects.create(
+        user=user, name="logs", kind="HEARTBEAT", payload={}, interval=5, build_status=BuildStatus.COMPLETED
+    )
+    job = Job.objects.create(workflow=workflow, user=user, scheduled_at=timezone.now())
+    started = time.perf_counter()
+    with LogWriter(job.pk) as log:
+        for i in range(lines):
+            log.write("stdout", f"log line number {i} with a little text to look like real output")
+    elapsed = time.perf_counter() - started
+    assert JobLog.objects.filter(job=job).count() == lines
+    report(f"log pipeline: {lines:,} lines (COPY + publish)", lines / elapsed, "lines/s")
+
+
+def bench_containers(user: User, runs: int = 10) -> None:
+    workflow = Workflow.objects.create(
+        user=user,
+        name="busybox",
+        kind="CONTAINER",
+        interval=60,
+        build_status=BuildStatus.COMPLETED,
+        image_ref="chronoverse/busybox:latest",
+        payload={"image": "chronoverse/busybox:latest", "command": ["echo", "hello"], "network": "none"},
+    )
+    durations = []
+    for _ in range(runs):
+        job = job_run_manually(workflow=workflow, user=user)
+        Job.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED)
+        started = time.perf_counter()
+        status = job_execute(job_id=job.pk)
+        durations.append(time.perf_counter() - started)
+        assert status == JobStatus.COMPLETED, status
+    report(
+        "container job (busybox echo), claim to finish",
+        statistics.median(durations),
+        "s",
+        f"median of {runs}; min {min(durations):.2f} s",
+    )
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    get_redis().flushdb()
+    user = User.objects.create_user(email="bench@example.com", password="bench-password")
+    print(f"{'measurement':<44} {'value':>12} unit")
+    bench_tick(user)
+    bench_logs(user)
+    bench_containers(user)
+
+
+if __name__ == "__main__":
+    main()
