@@ -53,7 +53,11 @@ class TokenForm(forms.Form):
 class DeliveryForm(forms.Form):
     email_alerts = forms.BooleanField(required=False, label="Email me alerts")
     webhook_url = forms.URLField(
-        required=False, max_length=2048, label="Alert webhook URL", help_text="Receives each alert as a JSON POST."
+        required=False,
+        max_length=2048,
+        assume_scheme="https",
+        label="Alert webhook URL",
+        help_text="Receives each alert as a JSON POST.",
     )
     webhook_secret = forms.CharField(
         required=False,
