@@ -12,8 +12,7 @@ def format_timestamp(value: datetime | None) -> str | None:
     """RFC 3339 in UTC with milliseconds and a `Z`, as the contract writes every time."""
     if value is None:
         return None
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 class TimestampField(serializers.DateTimeField):

@@ -78,17 +78,18 @@ async def follow(job_id, *, idle_check: float = IDLE_CHECK_SECONDS) -> AsyncIter
                 continue
             event = json.loads(message["data"])
             kind, data = event["event"], event["data"]
-            if kind == "log":
-                if data["sequence"] <= last:
-                    continue
-                if data["sequence"] > last + 1:
-                    # Lines were published before we subscribed but stored after our replay read.
-                    async for item in replay():
-                        yield item
-                    if data["sequence"] <= last:
+            if kind == "logs":
+                for line in data:
+                    if line["sequence"] <= last:
                         continue
-                last = data["sequence"]
-                yield "log", data
+                    if line["sequence"] > last + 1:
+                        # Lines were published before we subscribed but stored after our replay read.
+                        async for item in replay():
+                            yield item
+                        if line["sequence"] <= last:
+                            continue
+                    last = line["sequence"]
+                    yield "log", line
             elif kind == "status":
                 yield "status", data
             elif kind == "end":

@@ -24,7 +24,8 @@ from jobs.models import JobLog
 
 logger = logging.getLogger(__name__)
 
-FLUSH_LINES = 1000
+# A chatty job flushes by size; a quiet one every LOG_FLUSH_INTERVAL, which bounds live latency.
+FLUSH_LINES = 5000
 
 
 def log_channel(job_id) -> str:
@@ -47,12 +48,23 @@ class LogLine:
         }
 
 
-def publish_event(job_id, event: str, data: dict) -> None:
-    """Publish one event for a job's live followers (`log` lines, `status` changes, `end`)."""
+def publish_event(job_id, event: str, data: dict | list) -> None:
+    """Publish one event for a job's live followers (`logs` batches, `status` changes, `end`)."""
     try:
         get_redis().publish(log_channel(job_id), json.dumps({"event": event, "data": data}))
     except redis.RedisError:
         logger.warning("could not publish %s for job %s", event, job_id, exc_info=True)
+
+
+def publish_events(events: list[tuple]) -> None:
+    """Publish many (job id, event, data) at once: one round trip to Redis for a whole batch."""
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for job_id, event, data in events:
+            pipe.publish(log_channel(job_id), json.dumps({"event": event, "data": data}))
+        pipe.execute()
+    except redis.RedisError:
+        logger.warning("could not publish %d job events", len(events), exc_info=True)
 
 
 def copy_lines(job_id, lines: list[LogLine]) -> None:
@@ -125,13 +137,8 @@ class LogWriter:
         lines, self._buffer = self._buffer, []
         copy_lines(self.job_id, lines)
         self._written += len(lines)
-        try:
-            pipe = get_redis().pipeline(transaction=False)
-            for line in lines:
-                pipe.publish(log_channel(self.job_id), json.dumps({"event": "log", "data": line.as_dict()}))
-            pipe.execute()
-        except redis.RedisError:
-            logger.warning("could not publish logs of job %s", self.job_id, exc_info=True)
+        # One message per flush, not per line: followers unpack the batch (see jobs/live.py).
+        publish_event(self.job_id, "logs", [line.as_dict() for line in lines])
 
     def start(self) -> LogWriter:
         self._flusher = threading.Thread(target=self._flush_periodically, name=f"logs-{self.job_id}", daemon=True)

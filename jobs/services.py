@@ -20,7 +20,7 @@ from accounts.models import User
 from accounts.services import SYSTEM, RequestContext, audit_record
 from chronoverse.errors import ServiceError
 from chronoverse.serializers import format_timestamp
-from jobs.logs import publish_event
+from jobs.logs import publish_event, publish_events
 from jobs.models import UNFINISHED, Job, JobStatus, JobTrigger
 from notifications.models import NotificationKind
 from notifications.services import notification_create
@@ -265,7 +265,7 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
 def heartbeats_complete(*, job_ids: list) -> int:
     """Run bare heartbeats: each completes at once, so a batch is a handful of statements in all."""
     from notifications.models import Notification
-    from notifications.services import notification_publish_many
+    from notifications.services import notification_copy_many, notification_publish_many
 
     now = timezone.now()
     with transaction.atomic():
@@ -290,25 +290,31 @@ def heartbeats_complete(*, job_ids: list) -> int:
             started = _job_payload(job, trigger=job.trigger, scheduled_at=format_timestamp(job.scheduled_at))
             done = _job_payload(job, status=JobStatus.COMPLETED, duration_seconds=0.0)
             notifications += [
-                Notification(user=job.user, kind=NotificationKind.JOB_STARTED, payload=started, created_at=now),
+                Notification(
+                    user=job.user, kind=NotificationKind.JOB_STARTED, payload=started, created_at=now, updated_at=now
+                ),
                 # A microsecond later, so newest-first lists show the completion above the start.
                 Notification(
                     user=job.user,
                     kind=NotificationKind.JOB_COMPLETED,
                     payload=done,
                     created_at=now + timedelta(microseconds=1),
+                    updated_at=now,
                 ),
             ]
-        created = Notification.objects.bulk_create(notifications)
+        notification_copy_many(notifications)
         users = {job.user_id: job.user for job in jobs}
-        transaction.on_commit(lambda: notification_publish_many(created, users))
+        transaction.on_commit(lambda: notification_publish_many(notifications, users))
         Workflow.objects.filter(pk__in={j.workflow_id for j in jobs}, consecutive_job_failures_count__gt=0).update(
             consecutive_job_failures_count=0
         )
+        events = []
         for job in jobs:
-            _announce(job)
+            data = job_status_data(job)
+            events += [(job.pk, "status", data), (job.pk, "end", data)]
             if job.trigger == JobTrigger.AUTOMATIC and job.workflow.next_run_at is None:
                 _after_outcome(job, succeeded=True)
+        transaction.on_commit(lambda: publish_events(events))
     return len(jobs)
 
 

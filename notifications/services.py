@@ -6,7 +6,7 @@ import json
 import logging
 
 import redis
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -50,6 +50,18 @@ def _publish(notification: Notification) -> None:
     except redis.RedisError:
         # The row is committed; a live push that fails is caught up by the next page load.
         logger.warning("could not publish notification %s", notification.id, exc_info=True)
+
+
+def notification_copy_many(notifications: list[Notification]) -> None:
+    """Store many notifications with one COPY (the job events of a batch). Publish them after
+    commit with notification_publish_many."""
+    table = Notification._meta.db_table
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} (id, user_id, kind, payload, read_at, created_at, updated_at) FROM STDIN") as copy,
+    ):
+        for n in notifications:
+            copy.write_row((n.id, n.user_id, n.kind, json.dumps(n.payload), None, n.created_at, n.updated_at))
 
 
 def notification_publish_many(notifications: list[Notification], users: dict) -> None:

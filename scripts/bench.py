@@ -85,7 +85,7 @@ def bench_tick(user: User, count: int = 10_000) -> None:
     )
 
 
-def bench_logs(user: User, lines: int = 200_000) -> None:
+def bench_logs(user: User, lines: int = 90_000) -> None:
     workflow = Workflow.objects.create(
         user=user, name="logs", kind="HEARTBEAT", payload={}, interval=5, build_status=BuildStatus.COMPLETED
     )
