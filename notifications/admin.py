@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from notifications.models import Notification
+from notifications.models import DeliverySettings, Notification
 
 
 @admin.register(Notification)
@@ -14,3 +14,12 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(DeliverySettings)
+class DeliverySettingsAdmin(admin.ModelAdmin):
+    list_display = ["user", "email_alerts", "webhook_url", "updated_at"]
+    list_filter = ["email_alerts"]
+    search_fields = ["user__email", "webhook_url"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from accounts.services import RequestContext
 from chronoverse.errors import ServiceError
 from workflows import services
-from workflows.models import Workflow, WorkflowBuild, WorkflowKind
+from workflows.models import IdempotencyKey, Workflow, WorkflowBuild, WorkflowKind
 
 
 class TerminatedFilter(admin.SimpleListFilter):
@@ -113,3 +113,18 @@ class WorkflowAdmin(admin.ModelAdmin):
             services.workflow_rebuild(workflow=workflow, context=context)
             count += 1
         self.message_user(request, f"Queued {count} build(s).")
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    list_display = ["key", "user", "workflow", "created_at"]
+    search_fields = ["key", "user__email", "=workflow__id"]
+    list_select_related = ["user", "workflow"]
+    readonly_fields = ["user", "key", "request_hash", "workflow", "created_at"]
+
+    # Keys only record what was created; changing one would break the replay it exists for.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
