@@ -15,7 +15,6 @@ def create(user, **fields) -> Workflow:
     workflow, _ = services.workflow_create(
         user=user,
         data={"name": "nightly", "kind": "HEARTBEAT", "payload": {}, "interval": 5, **fields},
-        idempotency_key=fields.pop("key", None),
     )
     return workflow
 
