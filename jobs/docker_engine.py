@@ -7,6 +7,7 @@ engine answered but the image cannot be had (the user's problem, reported as is)
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
 import time
@@ -134,24 +135,34 @@ def image_build(context: bytes, *, tag: str, timeout: int) -> Iterator[str]:
         client.close()
 
 
-def images_remove_repository(repository: str) -> int:
-    """Remove every tag of `repository`; returns how many images were removed."""
+def images_remove_repository(repository: str, *, keep: str | None = None) -> int:
+    """Remove every tag of `repository` but `keep`; returns how many were removed."""
     client = engine_client()
     removed = 0
     try:
         for image in client.images.list(name=repository):
             for tag in image.tags:
-                if tag.startswith(f"{repository}:"):
-                    try:
+                if tag.startswith(f"{repository}:") and tag != keep:
+                    with contextlib.suppress(NotFound):
                         client.images.remove(tag, force=True)
                         removed += 1
-                    except NotFound:
-                        pass
     except (*TRANSPORT_ERRORS, DockerException) as exc:
         raise _unavailable(exc) from exc
     finally:
         client.close()
     return removed
+
+
+def image_remove(ref: str) -> None:
+    client = engine_client()
+    try:
+        client.images.remove(ref, force=True)
+    except NotFound:
+        pass
+    except (*TRANSPORT_ERRORS, DockerException) as exc:
+        raise _unavailable(exc) from exc
+    finally:
+        client.close()
 
 
 # -- containers for jobs -----------------------------------------------------------------------

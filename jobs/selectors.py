@@ -7,13 +7,8 @@ from django.db.models import QuerySet
 
 from accounts.models import User
 from chronoverse.errors import ServiceError
+from chronoverse.filters import filtered
 from jobs.models import Job, JobLog, JobStatus, JobTrigger, LogStream
-
-
-def _invalid(errors) -> ServiceError:
-    fields = {name: [str(m) for m in messages] for name, messages in errors.items()}
-    first = next(iter(fields))
-    return ServiceError(f"Invalid value for '{first}': {fields[first][0]}", fields=fields)
 
 
 class JobFilter(django_filters.FilterSet):
@@ -35,10 +30,7 @@ class LogFilter(django_filters.FilterSet):
 
 
 def job_list_for_workflow(*, workflow, filters) -> QuerySet[Job]:
-    filterset = JobFilter(filters, queryset=Job.objects.filter(workflow=workflow))
-    if not filterset.is_valid():
-        raise _invalid(filterset.errors)
-    return filterset.qs
+    return filtered(JobFilter, filters, Job.objects.filter(workflow=workflow))
 
 
 def job_get(*, user: User, job_id) -> Job:
@@ -50,10 +42,7 @@ def job_get(*, user: User, job_id) -> Job:
 
 
 def job_logs(*, job: Job, filters) -> QuerySet[JobLog]:
-    filterset = LogFilter(filters, queryset=JobLog.objects.filter(job=job))
-    if not filterset.is_valid():
-        raise _invalid(filterset.errors)
-    return filterset.qs
+    return filtered(LogFilter, filters, JobLog.objects.filter(job=job))
 
 
 def job_recent_for_workflow(*, workflow, limit: int = 20) -> list[Job]:

@@ -6,7 +6,7 @@ import django_filters
 from django.db.models import QuerySet
 
 from accounts.models import User
-from chronoverse.errors import ServiceError
+from chronoverse.filters import filtered
 from notifications.models import Notification, NotificationKind
 
 
@@ -24,14 +24,7 @@ class NotificationFilter(django_filters.FilterSet):
 
 def notification_list(*, user: User, filters=None) -> QuerySet[Notification]:
     queryset = Notification.objects.filter(user=user)
-    if filters is None:
-        return queryset
-    filterset = NotificationFilter(filters, queryset=queryset)
-    if not filterset.is_valid():
-        fields = {name: [str(m) for m in messages] for name, messages in filterset.errors.items()}
-        first = next(iter(fields))
-        raise ServiceError(f"Invalid value for '{first}': {fields[first][0]}", fields=fields)
-    return filterset.qs
+    return queryset if filters is None else filtered(NotificationFilter, filters, queryset)
 
 
 def notification_unread_count(*, user: User) -> int:

@@ -114,26 +114,17 @@ def build_fail_unreachable(*, build_id, error: str) -> None:
 
 
 def _remove_image_quietly(ref: str) -> None:
-    client = docker_engine.engine_client()
     try:
-        client.images.remove(ref, force=True)
+        docker_engine.image_remove(ref)
     except Exception:
         logger.warning("could not remove image %s", ref, exc_info=True)
-    finally:
-        client.close()
 
 
 def _remove_older_images(workflow: Workflow, *, keep: str) -> None:
-    client = docker_engine.engine_client()
     try:
-        for image in client.images.list(name=workflow.image_repository):
-            for tag in image.tags:
-                if tag != keep and tag.startswith(f"{workflow.image_repository}:"):
-                    client.images.remove(tag, force=True)
+        docker_engine.images_remove_repository(workflow.image_repository, keep=keep)
     except Exception:
         logger.warning("could not remove older images of %s", workflow.pk, exc_info=True)
-    finally:
-        client.close()
 
 
 def builds_stale(*, now=None) -> list[WorkflowBuild]:

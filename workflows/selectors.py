@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 
 from accounts.models import User
 from chronoverse.errors import ServiceError
+from chronoverse.filters import filtered
 from workflows.models import BuildStatus, Workflow, WorkflowKind
 
 
@@ -30,14 +31,7 @@ class WorkflowFilter(django_filters.FilterSet):
 
 def workflow_list(*, user: User, filters=None) -> QuerySet[Workflow]:
     queryset = Workflow.objects.filter(user=user)
-    if filters is None:
-        return queryset
-    filterset = WorkflowFilter(filters, queryset=queryset)
-    if not filterset.is_valid():
-        fields = {name: [str(m) for m in messages] for name, messages in filterset.errors.items()}
-        first = next(iter(fields))
-        raise ServiceError(f"Invalid value for '{first}': {fields[first][0]}", fields=fields)
-    return filterset.qs
+    return queryset if filters is None else filtered(WorkflowFilter, filters, queryset)
 
 
 def workflow_get(*, user: User, workflow_id) -> Workflow:

@@ -25,7 +25,7 @@ from workflows.models import (
     WorkflowKind,
 )
 from workflows.schedule import Plan
-from workflows.validation import clean_create, clean_update
+from workflows.validation import UPDATABLE, clean_create, clean_update
 
 
 def workflow_plan(workflow: Workflow) -> Plan:
@@ -139,19 +139,7 @@ def _idempotent_replay(user: User, key: str, request_hash: str) -> Workflow | No
 
 
 def _current_fields(workflow: Workflow) -> dict:
-    names = (
-        "kind",
-        "name",
-        "payload",
-        "interval",
-        "schedule",
-        "timezone",
-        "max_consecutive_job_failures_allowed",
-        "concurrency_policy",
-        "tags",
-        "start_at",
-        "end_at",
-    )
+    names = ("kind", *UPDATABLE, "start_at", "end_at")
     return {name: getattr(workflow, name) for name in names}
 
 
