@@ -153,7 +153,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
             "delivery_form": delivery_form,
             "token_form": token_form,
             "new_secret": new_secret,
-            "tokens": selectors.token_list(user=request.user).order_by("-created_at")[:100],
+            "tokens": selectors.token_list(user=request.user, include_revoked=True).order_by("-created_at")[:100],
             "audit_entries": selectors.audit_log_list(user=request.user).order_by("-created_at")[:20],
         },
     )

@@ -24,7 +24,7 @@ _CODE_BY_EXCEPTION: list[tuple[type[Exception], str]] = [
     (exceptions.PermissionDenied, "permission_denied"),
     (exceptions.NotFound, "not_found"),
     (exceptions.MethodNotAllowed, "method_not_allowed"),
-    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (exceptions.UnsupportedMediaType, "invalid_argument"),
     (exceptions.NotAcceptable, "invalid_argument"),
     (exceptions.Throttled, "rate_limited"),
 ]
@@ -97,11 +97,16 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         body = error_body(code, _validation_message(fields), fields)
     else:
         body = error_body(code, " ".join(_flatten(exc.detail)))
+    status = exc.status_code
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        # The contract: a body that is not JSON is malformed JSON, a 400.
+        status = 400
+        body = error_body(code, "The request body must be JSON (Content-Type: application/json).")
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         headers["Retry-After"] = retry_after_header(exc.wait)
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
-    return Response(body, status=exc.status_code, headers=headers)
+    return Response(body, status=status, headers=headers)
 
 
 def is_api_path(request: HttpRequest) -> bool:

@@ -11,7 +11,6 @@ STATUS_BY_CODE: dict[str, int] = {
     "method_not_allowed": 405,
     "conflict": 409,
     "payload_too_large": 413,
-    "unsupported_media_type": 415,
     "rate_limited": 429,
     "internal": 500,
     "unavailable": 503,

@@ -62,6 +62,10 @@ def image_present(ref: str) -> bool:
         return True
     except ImageNotFound:
         return False
+    except APIError as exc:
+        if exc.is_client_error():
+            raise ImageError(f"Invalid image reference {ref}: {exc.explanation or exc}") from exc
+        raise _unavailable(exc) from exc
     except (*TRANSPORT_ERRORS, DockerException) as exc:
         raise _unavailable(exc) from exc
     finally:

@@ -27,6 +27,31 @@ HTTP_URL = URLValidator(schemes=["http", "https"], message="Must be an http:// o
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MAX_DOCKERFILE_BYTES = 256 * 1024
+# Docker's reference grammar: [registry[:port]/]path[:tag][@digest], path components lowercase.
+_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_REGISTRY = re.compile(r"^(?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*)(?::[0-9]+)?$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$")
+
+
+def is_image_reference(value: str) -> bool:
+    if not value or len(value) > 255:
+        return False
+    name, _, digest = value.partition("@")
+    if digest and not _DIGEST.match(digest):
+        return False
+    components = name.split("/")
+    last, colon, tag = components[-1].partition(":")
+    if colon and not _TAG.match(tag):
+        return False
+    components[-1] = last
+    first = components[0]
+    # The first component names a registry only if it looks like a host (a dot, a port, localhost).
+    if len(components) > 1 and ("." in first or ":" in first or first == "localhost"):
+        if not _REGISTRY.match(first):
+            return False
+        components = components[1:]
+    return all(_PATH_COMPONENT.match(component) for component in components)
 
 
 class _KindPayload(StrictSerializer):
@@ -100,8 +125,10 @@ class ContainerPayload(_KindPayload):
     volumes = VolumeSerializer(many=True, required=False, max_length=32)
 
     def validate_image(self, value: str) -> str:
-        if not value or any(ch.isspace() for ch in value):
-            raise serializers.ValidationError("Must be an image reference such as 'busybox:latest'.")
+        if not is_image_reference(value):
+            raise serializers.ValidationError(
+                "Must be an image reference such as 'busybox:latest' or 'registry.example.com/team/app:1.2'."
+            )
         return value
 
     def validate_env(self, value: dict) -> dict:

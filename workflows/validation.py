@@ -14,7 +14,7 @@ from rest_framework import serializers
 
 from chronoverse.api_errors import validation_fields
 from chronoverse.errors import ServiceError
-from chronoverse.serializers import StrictCharField, StrictIntegerField, StrictSerializer
+from chronoverse.serializers import StrictCharField, StrictIntegerField, StrictSerializer, format_timestamp
 from workflows.models import MAX_INTERVAL_MINUTES, ConcurrencyPolicy, WorkflowKind
 from workflows.payloads import validate_payload
 from workflows.schedule import Plan, ScheduleError, get_zone, parse_at, parse_cron, parse_rrule
@@ -100,7 +100,7 @@ def clean_schedule(schedule: Any, zone_name: str, *, now: datetime) -> dict:
         _raise({f"schedule.{key}": [str(exc)]})
     if at <= now:
         _raise({"schedule.at": ["Must be in the future."]})
-    return {"at": at.isoformat().replace("+00:00", "Z")}
+    return {"at": format_timestamp(at)}
 
 
 def check_timing(fields: dict, *, now: datetime) -> None:

@@ -63,7 +63,20 @@ def test_register_rejects_bad_fields_with_400_naming_the_field(api, body, field)
     assert field in error["fields"]
 
 
-@pytest.mark.parametrize("raw", ['{"email": "a@example.com",', "not json", '"just a string"', "null", "[1, 2]", "42"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"email": "a@example.com",',
+        "not json",
+        '"just a string"',
+        "null",
+        "[1, 2]",
+        "42",
+        "[" * 5000 + "]" * 5000,
+        '{"email": "a\\u0000@example.com", "password": "longenough"}',
+        '{"email\\u0000": 1}',
+    ],
+)
 def test_malformed_or_non_object_json_is_400_not_500(api, raw):
     response = _post_raw(api, REGISTER, raw)
 
@@ -74,8 +87,8 @@ def test_malformed_or_non_object_json_is_400_not_500(api, raw):
 def test_a_body_that_is_not_json_is_refused_with_the_error_format(api):
     response = api.post(REGISTER, "email=a@example.com", content_type="application/x-www-form-urlencoded")
 
-    assert response.status_code == 415
-    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_argument"
 
 
 def test_login_returns_an_expiring_token(api, user):

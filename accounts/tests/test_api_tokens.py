@@ -54,6 +54,7 @@ def test_revocation_takes_effect_on_the_next_request(auth_api, user, make_token)
     assert auth_api.delete(f"{TOKENS}/{token.pk}").status_code == 204
 
     assert victim.get(ME).status_code == 401
+    assert str(token.pk) not in [t["id"] for t in auth_api.get(TOKENS).json()["tokens"]]
     assert AuditLog.objects.filter(action="token.revoked", target_id=str(token.pk)).count() == 1
     # Revoking again is harmless and not audited twice.
     assert auth_api.delete(f"{TOKENS}/{token.pk}").status_code == 204

@@ -22,6 +22,19 @@ def _command(payload: dict) -> tuple[list[str] | None, list[str] | None]:
     return payload.get("command"), payload.get("args")
 
 
+def volume_name(name: str, user_id) -> str:
+    """The engine-side name of a user's named volume."""
+    return f"cv-{user_id}-{name}"
+
+
+def _scoped(volume: dict, job: Job) -> dict:
+    # Named volumes live on an engine shared by every user and by the platform itself: each user
+    # gets names of their own, so nobody can mount another user's data (or the platform's).
+    if volume["source"].startswith("/"):
+        return volume  # an operator-allow-listed host path
+    return {**volume, "source": volume_name(volume["source"], job.user_id)}
+
+
 def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Outcome:
     entrypoint, command = _command(payload)
     memory_mb = payload.get("memory_mb", settings.CONTAINER_DEFAULT_MEMORY_MB)
@@ -36,7 +49,7 @@ def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Out
             cpus=payload.get("cpus", settings.CONTAINER_DEFAULT_CPUS),
             pids_limit=settings.CONTAINER_PIDS_LIMIT,
             network=payload["network"],
-            mounts=payload.get("volumes", []),
+            mounts=[_scoped(volume, job) for volume in payload.get("volumes", [])],
             labels={docker_engine.JOB_LABEL: str(job.id), "chronoverse.workflow_id": str(job.workflow_id)},
         )
     except EngineUnavailable as exc:

@@ -312,3 +312,19 @@ def test_run_workflow_command_follows_the_output(celery_worker, user, docker_cli
     assert "hello from the command" in out.getvalue()
     assert "careful" in err.getvalue()
     assert "COMPLETED in" in out.getvalue()
+
+
+def test_named_volumes_belong_to_their_user(celery_worker, user, make_user, docker_client):
+    writer = shell(user, "echo secret > /data/file", volumes=[{"source": "data", "target": "/data"}])
+    reader = shell(make_user(), "cat /data/file || echo nothing here", volumes=[{"source": "data", "target": "/data"}])
+    try:
+        finished(run_now(writer, user))
+        job = finished(run_now(reader, reader.user))
+
+        assert ("stdout", "nothing here") in lines(job)
+        assert ("stdout", "secret") not in lines(job)
+        assert docker_client.volumes.get(f"cv-{user.id}-data")
+    finally:
+        for volume in docker_client.volumes.list():
+            if volume.name.startswith("cv-"):
+                volume.remove(force=True)
