@@ -278,6 +278,7 @@ CELERY_TASK_ROUTES = {
         "jobs.tasks.reap",
         # A cancel must not wait behind the very jobs that fill the execution slots.
         "jobs.tasks.stop_job_container",
+        "jobs.tasks.kill_job_container",
         "jobs.tasks.prune_logs",
         "workflows.tasks.requeue_stale_builds",
         "accounts.tasks.prune_expired_tokens",

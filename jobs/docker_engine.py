@@ -172,6 +172,7 @@ def image_remove(ref: str) -> None:
 # -- containers for jobs -----------------------------------------------------------------------
 
 JOB_LABEL = "chronoverse.job_id"
+ATTEMPT_LABEL = "chronoverse.attempt"
 
 
 def _engine_call(func, *args, **kwargs):
@@ -335,38 +336,55 @@ def container_remove(container_id: str) -> None:
         client.close()
 
 
-def containers_of_job(job_id) -> list[str]:
+def containers_of_job(job_id, *, attempt: int | None = None) -> list[str]:
+    """The job's containers (of one attempt only, if given)."""
+    labels = [f"{JOB_LABEL}={job_id}", *([f"{ATTEMPT_LABEL}={attempt}"] if attempt is not None else [])]
     client = engine_client()
     try:
-        found = _engine_call(client.api.containers, all=True, filters={"label": f"{JOB_LABEL}={job_id}"})
+        found = _engine_call(client.api.containers, all=True, filters={"label": labels})
         return [c["Id"] for c in found]
     finally:
         client.close()
 
 
-def containers_managed() -> dict[str, str]:
-    """Every job container on this engine: container id -> job id."""
+def containers_managed() -> dict[str, tuple[str, str]]:
+    """Every job container on this engine: container id -> (job id, attempt)."""
     client = engine_client()
     try:
         found = _engine_call(client.api.containers, all=True, filters={"label": JOB_LABEL})
-        return {c["Id"]: c["Labels"][JOB_LABEL] for c in found}
+        return {c["Id"]: (c["Labels"][JOB_LABEL], c["Labels"].get(ATTEMPT_LABEL, "")) for c in found}
     finally:
         client.close()
 
 
-def container_logs(container_id: str) -> list[tuple[str, str, str]]:
-    """Everything a container wrote, as (timestamp, stream, line), in time order."""
+def container_signal(container_id: str, signal: str) -> None:
+    """Send a signal without waiting (SIGTERM now and SIGKILL later never hold a worker for the grace)."""
     client = engine_client()
     try:
-        lines = []
-        for stream, flags in (
-            ("stdout", {"stdout": True, "stderr": False}),
-            ("stderr", {"stdout": False, "stderr": True}),
-        ):
-            raw = _engine_call(client.api.logs, container_id, timestamps=True, **flags)
-            for entry in raw.decode("utf-8", errors="replace").splitlines():
-                stamp, _, text = entry.partition(" ")
-                lines.append((stamp, stream, text))
-        return sorted(lines, key=lambda line: line[0])
+        client.api.kill(container_id, signal=signal)
+    except NotFound:
+        pass
+    except APIError as exc:
+        if exc.status_code != 409:  # 409: not running any more, which is what we wanted
+            raise
+    except (*TRANSPORT_ERRORS, DockerException) as exc:
+        raise _unavailable(exc) from exc
+    finally:
+        client.close()
+
+
+def container_output(container_id: str, stream: str) -> Iterator[bytes]:
+    """One stream (stdout or stderr) of a container's output so far, in chunks, never all in memory."""
+    client = engine_client()
+    try:
+        chunks = _engine_call(
+            client.api.logs,
+            container_id,
+            stdout=stream == "stdout",
+            stderr=stream == "stderr",
+            stream=True,
+            follow=False,
+        )
+        yield from chunks
     finally:
         client.close()

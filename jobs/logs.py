@@ -87,7 +87,8 @@ class LogWriter:
         self._partial: dict[str, str] = {}
         self._lock = threading.Lock()
         self._dropped = 0
-        self._written = 0
+        # The cap is per job: lines stored by an earlier attempt (or a salvage) count toward it.
+        self._written = start_sequence - 1
         self._max_bytes = settings.LOG_MAX_LINE_BYTES
         self._cap = settings.LOG_MAX_LINES_PER_JOB
         self._stop = threading.Event()

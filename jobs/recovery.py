@@ -13,14 +13,16 @@ OOM, a lost machine). The reaper, run every few seconds by beat, compares the tw
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Count
 from django.utils import timezone
 
 from jobs import docker_engine
 from jobs.docker_engine import EngineUnavailable
-from jobs.logs import LogLine, copy_lines
+from jobs.logs import LogWriter
 from jobs.models import UNFINISHED, Job, JobLog, JobStatus
 from workflows.models import WorkflowKind
 
@@ -34,7 +36,7 @@ def reap(*, now: datetime | None = None) -> dict:
     return {
         "redispatched": _redispatch(now),
         "expired": _reap_expired_leases(now),
-        "orphans": _remove_orphan_containers(),
+        "orphans": _remove_stale_containers(),
     }
 
 
@@ -76,73 +78,77 @@ def _reap_expired_leases(now: datetime) -> int:
         Job.objects.select_related("workflow", "user").filter(status=JobStatus.RUNNING, lease_expires_at__lt=now)[:500]
     )
     for job in expired:
+        # Take the job first, conditionally on the lost worker still holding it: a worker that was
+        # only slow (not dead) then finds the job gone and cannot record an outcome over ours.
+        status = job_retry_or_fail(
+            job=job, reason=f"The worker running this job was lost ({job.worker})", worker=job.worker
+        )
+        if not status:
+            continue
+        logger.warning("job %s lost its worker: now %s", job.pk, status)
         if job.workflow.kind == WorkflowKind.CONTAINER:
             try:
-                _salvage_containers(job)
-            except EngineUnavailable:
-                logger.warning("engine unreachable: job %s's container is left for the next run", job.pk)
-                continue
-        status = job_retry_or_fail(job=job, reason=f"The worker running this job was lost ({job.worker})")
-        logger.warning("job %s lost its worker: now %s", job.pk, status or "unchanged")
+                _salvage(job)
+            except (EngineUnavailable, docker_engine.APIError):
+                # Left for _remove_stale_containers once the engine answers again.
+                logger.warning("could not salvage the container of job %s", job.pk, exc_info=True)
     return len(expired)
 
 
-def _salvage_containers(job: Job) -> None:
-    """Save the output a dead worker never stored, then stop and remove the job's containers."""
-    for container_id in docker_engine.containers_of_job(job.pk):
-        docker_engine.container_stop(container_id, grace=settings.CONTAINER_STOP_GRACE_SECONDS)
+def _salvage(job: Job) -> None:
+    """Kill the lost attempt's containers, store the output nobody stored, and remove them."""
+    for container_id in docker_engine.containers_of_job(job.pk, attempt=job.attempt):
+        docker_engine.container_signal(container_id, "SIGKILL")
         _save_remaining_output(job, container_id)
         docker_engine.container_remove(container_id)
 
 
 def _save_remaining_output(job: Job, container_id: str) -> None:
-    stored = dict.fromkeys(("stdout", "stderr"), 0)
-    for stream, count in _stored_counts(job):
-        stored[stream] = count
-    seen = dict.fromkeys(("stdout", "stderr"), 0)
-    last = JobLog.objects.filter(job=job).order_by("-sequence").values_list("sequence", flat=True).first() or 0
-    missing: list[LogLine] = []
-    for stamp, stream, text in docker_engine.container_logs(container_id):
-        seen[stream] += 1
-        if seen[stream] <= stored[stream]:
-            continue
-        last += 1
-        missing.append(LogLine(last, stream, text, _parse_stamp(stamp)))
-    if missing:
-        copy_lines(job.pk, missing)
+    stored = dict(
+        JobLog.objects.filter(job=job).values_list("stream").annotate(n=Count("id")).values_list("stream", "n")
+    )
+    with LogWriter(job.pk) as log:
+        for stream in ("stdout", "stderr"):
+            skip = stored.get(stream, 0)
+            for line in _lines(docker_engine.container_output(container_id, stream)):
+                if skip:
+                    skip -= 1
+                    continue
+                log.write(stream, line)
 
 
-def _stored_counts(job: Job):
-    from django.db.models import Count
-
-    return JobLog.objects.filter(job=job).values_list("stream").annotate(n=Count("id")).values_list("stream", "n")
-
-
-def _parse_stamp(stamp: str) -> datetime:
-    # The engine writes nanoseconds; Python keeps microseconds.
-    try:
-        head, _, frac = stamp.rstrip("Z").partition(".")
-        return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
-    except ValueError:
-        return datetime.now(UTC)
+def _lines(chunks) -> Iterator[str]:
+    pending = ""
+    for chunk in chunks:
+        pending += chunk.decode("utf-8", errors="replace")
+        *complete, pending = pending.split("\n")
+        yield from complete
+    if pending:
+        yield pending
 
 
-def _remove_orphan_containers() -> int:
+def _remove_stale_containers() -> int:
+    """Remove containers of finished (or deleted) jobs, and of attempts a retry has superseded."""
     try:
         managed = docker_engine.containers_managed()
     except EngineUnavailable:
         return 0
     if not managed:
         return 0
-    live = {
-        str(pk)
-        for pk in Job.objects.filter(pk__in=set(managed.values()), status__in=UNFINISHED).values_list("pk", flat=True)
+    current = {
+        str(pk): str(attempt)
+        for pk, attempt in Job.objects.filter(
+            pk__in={job for job, _ in managed.values()}, status__in=UNFINISHED
+        ).values_list("pk", "attempt")
     }
     removed = 0
-    for container_id, job_id in managed.items():
-        if job_id not in live:
-            docker_engine.container_remove(container_id)
-            removed += 1
+    for container_id, (job_id, attempt) in managed.items():
+        if current.get(job_id) != attempt:
+            try:
+                docker_engine.container_remove(container_id)
+                removed += 1
+            except (EngineUnavailable, docker_engine.APIError):
+                logger.warning("could not remove container %s", container_id, exc_info=True)
     return removed
 
 

@@ -70,7 +70,7 @@ def job_execute(*, job_id, worker: str | None = None) -> str | None:
             except InfrastructureError as exc:
                 log.write("stderr", f"…[platform error, will retry: {exc}]")
                 keeper.done.set()
-                return services.job_retry_or_fail(job=job, reason=str(exc)) or None
+                return services.job_retry_or_fail(job=job, reason=str(exc), worker=worker) or None
             except Exception as exc:
                 logger.exception("job %s crashed", job.pk)
                 log.write("stderr", f"…[internal error: {type(exc).__name__}: {exc}]")
@@ -80,5 +80,5 @@ def job_execute(*, job_id, worker: str | None = None) -> str | None:
     if cancel.is_set():
         # Canceled (or taken over by the reaper) while running: whoever did that recorded the end.
         return Job.objects.filter(pk=job.pk).values_list("status", flat=True).first()
-    services.job_finish(job=job, outcome=outcome)
+    services.job_finish(job=job, outcome=outcome, worker=worker)
     return JobStatus.COMPLETED if outcome.succeeded else JobStatus.FAILED

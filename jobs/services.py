@@ -165,14 +165,20 @@ def job_renew_lease(*, job_id, worker: str) -> bool:
     )
 
 
-def job_finish(*, job: Job, outcome: Outcome, from_status: str = JobStatus.RUNNING) -> bool:
-    """Record the outcome of a running job; False if it was no longer running (canceled, reaped)."""
+def _held(job: Job, from_status: str, worker: str | None) -> dict:
+    """The condition that this caller still holds the job: its status and, for a worker, the claim."""
+    return {"pk": job.pk, "status": from_status, **({"worker": worker} if worker is not None else {})}
+
+
+def job_finish(*, job: Job, outcome: Outcome, from_status: str = JobStatus.RUNNING, worker: str | None = None) -> bool:
+    """Record the outcome of a running job; False if it was no longer running (canceled, reaped) or,
+    given `worker`, no longer that worker's (its lease expired and the job was taken over)."""
     now = timezone.now()
     started = job.started_at or now
     duration = max(0.0, (now - started).total_seconds())
     status = JobStatus.COMPLETED if outcome.succeeded else JobStatus.FAILED
     with transaction.atomic():
-        if not Job.objects.filter(pk=job.pk, status=from_status).update(
+        if not Job.objects.filter(**_held(job, from_status, worker)).update(
             status=status,
             completed_at=now,
             duration_seconds=duration,
@@ -211,7 +217,7 @@ def _after_outcome(job: Job, *, succeeded: bool) -> None:
         workflow_terminate(workflow=workflow, reason=TerminationReason.SCHEDULE_ENDED)
 
 
-def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUNNING) -> str:
+def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUNNING, worker: str | None = None) -> str:
     """After an infrastructure failure: queue another attempt, or give up after JOB_MAX_ATTEMPTS.
 
     Either way the workflow's failure counter is left alone: the job did not fail, the platform did.
@@ -220,7 +226,7 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
     now = timezone.now()
     with transaction.atomic():
         if job.attempt < settings.JOB_MAX_ATTEMPTS:
-            if not Job.objects.filter(pk=job.pk, status=from_status).update(
+            if not Job.objects.filter(**_held(job, from_status, worker)).update(
                 status=JobStatus.QUEUED,
                 attempt=F("attempt") + 1,
                 worker="",
@@ -234,7 +240,7 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
             delay = min(60, 2**job.attempt)
             transaction.on_commit(lambda: execute_job.apply_async(args=[str(job.pk)], countdown=delay))
             return JobStatus.QUEUED
-        if not Job.objects.filter(pk=job.pk, status=from_status).update(
+        if not Job.objects.filter(**_held(job, from_status, worker)).update(
             status=JobStatus.FAILED,
             completed_at=now,
             lease_expires_at=None,

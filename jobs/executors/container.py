@@ -50,7 +50,11 @@ def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Out
             pids_limit=settings.CONTAINER_PIDS_LIMIT,
             network=payload["network"],
             mounts=[_scoped(volume, job) for volume in payload.get("volumes", [])],
-            labels={docker_engine.JOB_LABEL: str(job.id), "chronoverse.workflow_id": str(job.workflow_id)},
+            labels={
+                docker_engine.JOB_LABEL: str(job.id),
+                docker_engine.ATTEMPT_LABEL: str(job.attempt),
+                "chronoverse.workflow_id": str(job.workflow_id),
+            },
         )
     except EngineUnavailable as exc:
         raise InfrastructureError(str(exc)) from exc
@@ -110,10 +114,9 @@ def _supervise(container_id: str, payload: dict, log: LogWriter, cancel: threadi
         attached.close()
 
 
-def stop_containers_of_job(job_id) -> int:
-    """Stop (then remove) whatever containers run for a job: on cancel, and for the reaper."""
-    stopped = 0
-    for container_id in docker_engine.containers_of_job(job_id):
-        docker_engine.container_stop(container_id, grace=settings.CONTAINER_STOP_GRACE_SECONDS)
-        stopped += 1
-    return stopped
+def signal_containers_of_job(job_id, signal: str) -> int:
+    """Signal whatever containers run for a job (cancel: SIGTERM now, SIGKILL after the grace)."""
+    containers = docker_engine.containers_of_job(job_id)
+    for container_id in containers:
+        docker_engine.container_signal(container_id, signal)
+    return len(containers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -216,3 +217,53 @@ def test_containers_of_finished_jobs_are_removed(user, docker_client, transactio
 
     assert docker_engine.containers_of_job(job.pk) == []
     assert orphan.id not in [c.id for c in docker_client.containers.list(all=True)]
+
+
+def test_a_worker_whose_lease_expired_cannot_finish_the_job(user, transactional_db):
+    workflow, _ = workflow_services.workflow_create(
+        user=user,
+        data={"name": "hb", "kind": "HEARTBEAT", "payload": {"endpoint": "http://127.0.0.1:9/"}, "interval": 5},
+    )
+    job = Job.objects.create(workflow=workflow, user=user, scheduled_at=timezone.now(), status=JobStatus.QUEUED)
+    claimed = services.job_claim(job_id=job.pk, worker="slow-worker:1")
+    Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    recovery.reap()
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, worker="new-worker:2")  # the retry runs
+
+    late = services.job_finish(
+        job=claimed, outcome=services.Outcome(False, "Exited with code 137", 137), worker="slow-worker:1"
+    )
+
+    job.refresh_from_db()
+    assert late is False
+    assert job.status == JobStatus.RUNNING
+    assert job.worker == "new-worker:2"
+    workflow.refresh_from_db()
+    assert workflow.consecutive_job_failures_count == 0
+
+
+def test_containers_of_a_superseded_attempt_are_removed(user, docker_client, transactional_db):
+    workflow, _ = workflow_services.workflow_create(
+        user=user, data={"name": "hb", "kind": "HEARTBEAT", "payload": {}, "interval": 5}
+    )
+    job = Job.objects.create(
+        workflow=workflow,
+        user=user,
+        scheduled_at=timezone.now(),
+        status=JobStatus.RUNNING,
+        attempt=2,
+        lease_expires_at=timezone.now() + timedelta(minutes=5),
+    )
+    labels = {docker_engine.JOB_LABEL: str(job.pk)}
+    old = docker_client.containers.create(BUSYBOX, ["sleep", "60"], labels={**labels, docker_engine.ATTEMPT_LABEL: "1"})
+    current = docker_client.containers.create(
+        BUSYBOX, ["sleep", "60"], labels={**labels, docker_engine.ATTEMPT_LABEL: "2"}
+    )
+    try:
+        recovery.reap()
+
+        assert docker_engine.containers_of_job(job.pk) == [current.id]
+    finally:
+        for container in (old, current):
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
