@@ -125,6 +125,25 @@ def bench_containers(user: User, runs: int = 10) -> None:
     )
 
 
+def bench_rrule(calls: int = 200) -> None:
+    from workflows.schedule import Plan
+
+    now = timezone.now()
+    plan = Plan(
+        interval=None,
+        schedule={"rrule": "FREQ=MINUTELY;INTERVAL=5"},
+        timezone="Europe/Berlin",
+        start_at=None,
+        end_at=None,
+        anchor=now - timezone.timedelta(days=365),
+    )
+    started = time.perf_counter()
+    for _ in range(calls):
+        plan.next_run(now, now)
+    elapsed = time.perf_counter() - started
+    report("next run of a year-old minutely rrule", elapsed / calls * 1000, "ms", "(per workflow per tick)")
+
+
 def main() -> None:
     call_command("migrate", verbosity=0)
     get_redis().flushdb()
@@ -133,6 +152,7 @@ def main() -> None:
     bench_tick(user)
     bench_logs(user)
     bench_containers(user)
+    bench_rrule()
 
 
 if __name__ == "__main__":

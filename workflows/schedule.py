@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from croniter import CroniterBadCronError, CroniterBadDateError, CroniterNotAlphaError, croniter
-from dateutil.rrule import SECONDLY, rrule, rrulestr
+from dateutil.rrule import DAILY, HOURLY, MINUTELY, SECONDLY, WEEKLY, rrule, rrulestr
 
 # Searching forward stops here: a rule with no occurrence within this horizon never runs.
 _HORIZON = timedelta(days=366 * 5)
@@ -135,7 +135,7 @@ class Plan:
                     return None
             else:
                 anchor = _local_wall(self.start_at or self.anchor, zone).replace(second=0, microsecond=0)
-                candidate_wall = parse_rrule(self.schedule["rrule"], anchor).after(wall)
+                candidate_wall = _rrule_after(self.schedule["rrule"], anchor, wall)
                 if candidate_wall is None:
                     return None
             candidate = _place(candidate_wall, zone)
@@ -145,6 +145,33 @@ class Plan:
                 return None
             # A wall time in a skipped hour placed itself before `after`: look past it.
             wall = candidate_wall
+
+
+_FIXED_PERIODS = {
+    WEEKLY: timedelta(weeks=1),
+    DAILY: timedelta(days=1),
+    HOURLY: timedelta(hours=1),
+    MINUTELY: timedelta(minutes=1),
+}
+
+
+def _rrule_after(text: str, anchor: datetime, wall: datetime) -> datetime | None:
+    """The rule's first occurrence after `wall`, without iterating from a distant anchor.
+
+    dateutil walks every occurrence from dtstart: for a minutely rule a year old, half a million
+    steps on every tick. A rule whose period has a fixed length (weekly or finer) keeps the same grid
+    when its anchor moves forward by whole periods, so the walk starts one period before `wall`.
+    A COUNT rule counts from its real start, and monthly and yearly rules take their default day
+    from the anchor: those keep it (they advance a few steps a year anyway).
+    """
+    rule = parse_rrule(text, anchor)
+    period = _FIXED_PERIODS.get(rule._freq)
+    if period is not None and rule._count is None and wall > anchor:
+        step = period * rule._interval
+        periods = (wall - anchor) // step - 1
+        if periods > 0:
+            rule = parse_rrule(text, anchor + step * periods)
+    return rule.after(wall)
 
 
 def parse_at(value: str | datetime) -> datetime:

@@ -162,3 +162,30 @@ def test_bad_cron_lines_are_refused(expression):
 def test_bad_rrules_are_refused(rule):
     with pytest.raises(ScheduleError):
         parse_rrule(rule, datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=MINUTELY;INTERVAL=7",
+        "FREQ=HOURLY;INTERVAL=5;BYMINUTE=13",
+        "FREQ=DAILY;INTERVAL=3;BYHOUR=2,14;BYMINUTE=30",
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH;BYHOUR=9;BYMINUTE=0",
+        "FREQ=MONTHLY;BYMONTHDAY=31;BYHOUR=6;BYMINUTE=0",
+    ],
+)
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin", "America/New_York"])
+def test_an_old_rrule_gives_the_same_runs_as_walking_it_from_its_start(rule, tz):
+    from dateutil.rrule import rrulestr
+
+    from workflows.schedule import _local_wall, _place, get_zone
+
+    anchor = utc(2025, 1, 31, 5, 17)
+    p = plan(schedule={"rrule": rule}, tz=tz, anchor=anchor)
+    zone = get_zone(tz)
+    walk = rrulestr(rule, dtstart=_local_wall(anchor, zone))
+    for after in (utc(2026, 3, 29, 0, 59), utc(2026, 10, 25, 0, 10), utc(2026, 11, 22, 12, 0)):
+        expected = _place(walk.after(_local_wall(after, zone)), zone)
+        while expected <= after:
+            expected = _place(walk.after(_local_wall(expected, zone) + timedelta(microseconds=1)), zone)
+        assert p.next_run(after, after) == expected, (rule, tz, after)
