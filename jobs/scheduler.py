@@ -90,7 +90,7 @@ def _tick_batch(now: datetime, limit: int) -> tuple[int, int]:
         for workflow in ended:
             workflow_terminate(workflow=workflow, reason=TerminationReason.SCHEDULE_ENDED)
         job_ids = [job_id for job_id, _, _, _ in jobs]
-        transaction.on_commit(lambda: job_dispatch(job_ids=job_ids))
+        transaction.on_commit(lambda: job_dispatch(job_ids=job_ids), robust=True)
     return len(jobs), len(due)
 
 

@@ -75,9 +75,9 @@ def job_status_data(job: Job) -> dict:
 def _announce(job: Job) -> None:
     """After commit, tell live followers (SSE, WebSocket, CLI) the job's new status."""
     data = job_status_data(job)
-    transaction.on_commit(lambda: publish_event(job.id, "status", data))
+    transaction.on_commit(lambda: publish_event(job.id, "status", data), robust=True)
     if job.is_finished:
-        transaction.on_commit(lambda: publish_event(job.id, "end", data))
+        transaction.on_commit(lambda: publish_event(job.id, "end", data), robust=True)
 
 
 # -- dispatch ----------------------------------------------------------------------------------
@@ -125,7 +125,7 @@ def job_run_manually(*, workflow: Workflow, user: User, context: RequestContext 
         audit_record(
             user=user, action="job.manual_run", context=context, target=job, details={"workflow_id": str(workflow.id)}
         )
-        transaction.on_commit(lambda: job_dispatch(job_ids=[job.id]))
+        transaction.on_commit(lambda: job_dispatch(job_ids=[job.id]), robust=True)
     return job
 
 
@@ -238,7 +238,7 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
             from jobs.tasks import execute_job
 
             delay = min(60, 2**job.attempt)
-            transaction.on_commit(lambda: execute_job.apply_async(args=[str(job.pk)], countdown=delay))
+            transaction.on_commit(lambda: execute_job.apply_async(args=[str(job.pk)], countdown=delay), robust=True)
             return JobStatus.QUEUED
         if not Job.objects.filter(**_held(job, from_status, worker)).update(
             status=JobStatus.FAILED,
@@ -310,7 +310,7 @@ def heartbeats_complete(*, job_ids: list) -> int:
             ]
         notification_copy_many(notifications)
         users = {job.user_id: job.user for job in jobs}
-        transaction.on_commit(lambda: notification_publish_many(notifications, users))
+        transaction.on_commit(lambda: notification_publish_many(notifications, users), robust=True)
         Workflow.objects.filter(pk__in={j.workflow_id for j in jobs}, consecutive_job_failures_count__gt=0).update(
             consecutive_job_failures_count=0
         )
@@ -320,7 +320,7 @@ def heartbeats_complete(*, job_ids: list) -> int:
             events += [(job.pk, "status", data), (job.pk, "end", data)]
             if job.trigger == JobTrigger.AUTOMATIC and job.workflow.next_run_at is None:
                 _after_outcome(job, succeeded=True)
-        transaction.on_commit(lambda: publish_events(events))
+        transaction.on_commit(lambda: publish_events(events), robust=True)
     return len(jobs)
 
 
@@ -357,7 +357,7 @@ def job_cancel(*, job: Job, canceled_by: str, context: RequestContext = SYSTEM, 
         if was == JobStatus.RUNNING and job.workflow.kind == WorkflowKind.CONTAINER:
             from jobs.tasks import stop_job_container
 
-            transaction.on_commit(lambda: stop_job_container.delay(str(job.pk)))
+            transaction.on_commit(lambda: stop_job_container.delay(str(job.pk)), robust=True)
     return job
 
 

@@ -110,7 +110,7 @@ def notification_create(*, user: User, kind: str, payload: dict) -> Notification
         )
     notification = Notification.objects.create(user=user, kind=kind, payload=payload)
     if should_push_live(user.notification_preference, kind):
-        transaction.on_commit(lambda: _publish(notification))
+        transaction.on_commit(lambda: _publish(notification), robust=True)
         if (
             kind in ALERT_KINDS
             and DeliverySettings.objects.filter(user=user).filter(Q(email_alerts=True) | ~Q(webhook_url="")).exists()
@@ -118,5 +118,5 @@ def notification_create(*, user: User, kind: str, payload: dict) -> Notification
             from notifications.tasks import deliver_alert
 
             # Email and webhooks go through a task with retries: a slow mail server never holds up the event.
-            transaction.on_commit(lambda: deliver_alert.delay(str(notification.id)))
+            transaction.on_commit(lambda: deliver_alert.delay(str(notification.id)), robust=True)
     return notification

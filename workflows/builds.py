@@ -85,7 +85,7 @@ def build_finish(*, build: WorkflowBuild, status: str, output: str = "", error: 
         ):
             # Canceled while running: what it built belongs to nobody.
             if image_ref and "dockerfile" in build.workflow.payload:
-                transaction.on_commit(lambda: _remove_image_quietly(image_ref))
+                transaction.on_commit(lambda: _remove_image_quietly(image_ref), robust=True)
             return
         workflow = Workflow.objects.select_for_update().select_related("user").get(pk=build.workflow_id)
         if workflow.build_generation != build.generation or workflow.is_terminated:
@@ -103,7 +103,7 @@ def build_finish(*, build: WorkflowBuild, status: str, output: str = "", error: 
             _notify(workflow, NotificationKind.WORKFLOW_BUILD_FAILED, build_status=status, error=error)
     # Older images of this workflow are no longer needed once a newer one is in place.
     if status == BuildStatus.COMPLETED and "dockerfile" in workflow.payload:
-        transaction.on_commit(lambda: _remove_older_images(workflow, keep=image_ref))
+        transaction.on_commit(lambda: _remove_older_images(workflow, keep=image_ref), robust=True)
 
 
 def build_fail_unreachable(*, build_id, error: str) -> None:

@@ -68,7 +68,7 @@ def _queue_build(workflow: Workflow) -> WorkflowBuild:
 
     from workflows.tasks import build_workflow_image
 
-    transaction.on_commit(lambda: build_workflow_image.delay(str(build.id)))
+    transaction.on_commit(lambda: build_workflow_image.delay(str(build.id)), robust=True)
     return build
 
 
@@ -257,7 +257,7 @@ def workflow_delete(*, workflow: Workflow, context: RequestContext = SYSTEM) -> 
         if built:
             from workflows.tasks import remove_workflow_images
 
-            transaction.on_commit(lambda: remove_workflow_images.delay(workflow_id))
+            transaction.on_commit(lambda: remove_workflow_images.delay(workflow_id), robust=True)
 
 
 def workflow_record_job_outcome(*, workflow_id, succeeded: bool) -> Workflow:

@@ -241,3 +241,24 @@ def test_a_read_token_cannot_create(user, make_token, api):
     response = api.post(URL, {"name": "x", "kind": "HEARTBEAT", "payload": {}, "interval": 5}, format="json")
 
     assert response.status_code == 403
+
+
+def test_a_broker_outage_after_commit_does_not_turn_a_created_workflow_into_a_500(
+    auth_api, monkeypatch, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from workflows import tasks
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to the broker. Connection refused.")
+
+    monkeypatch.setattr(tasks.build_workflow_image, "delay", broker_down)
+    body = {"name": "c", "kind": "CONTAINER", "payload": {"image": "chronoverse/busybox:latest"}, "interval": 5}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = auth_api.post(URL, body, format="json")
+
+    assert response.status_code == 201
+    # The build is still QUEUED in Postgres: requeue_stale_builds sends it again once Redis is back.
+    assert Workflow.objects.get(pk=response.json()["id"]).builds.get().status == "QUEUED"
