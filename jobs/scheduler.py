@@ -9,6 +9,7 @@ of automatic jobs makes a repeated slot harmless even so. Jobs are handed to wor
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from datetime import datetime
@@ -17,8 +18,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from chronoverse.errors import ServiceError
 from jobs.models import UNFINISHED, Job, JobStatus, JobTrigger
-from workflows.models import BuildStatus, ConcurrencyPolicy, TerminationReason, Workflow
+from workflows.models import BuildStatus, ConcurrencyPolicy, Workflow
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ def scheduler_tick(*, now: datetime | None = None, batch_size: int | None = None
 
 def _tick_batch(now: datetime, limit: int) -> tuple[int, int]:
     from jobs.services import job_cancel, job_dispatch
-    from workflows.services import workflow_plan, workflow_terminate
+    from workflows.services import workflow_plan
 
     with transaction.atomic():
         due = list(
@@ -67,15 +69,13 @@ def _tick_batch(now: datetime, limit: int) -> tuple[int, int]:
         )
         jobs: list[tuple] = []
         to_replace: list = []
-        ended: list[Workflow] = []
         for workflow in due:
             slot = workflow.next_run_at
             workflow.next_run_at = workflow_plan(workflow).next_run(slot, now)
             busy = workflow.pk in active
             if busy and workflow.concurrency_policy == ConcurrencyPolicy.FORBID:
+                # If this was the last slot, the active run's end ends the schedule (jobs.services).
                 logger.info("workflow %s: slot %s skipped, a run is still active", workflow.pk, slot)
-                if workflow.next_run_at is None:
-                    ended.append(workflow)
                 continue
             if busy and workflow.concurrency_policy == ConcurrencyPolicy.REPLACE:
                 to_replace.append(workflow.pk)
@@ -85,10 +85,10 @@ def _tick_batch(now: datetime, limit: int) -> tuple[int, int]:
             for job in Job.objects.select_related("workflow", "user").filter(
                 workflow_id__in=to_replace, status__in=UNFINISHED
             ):
-                job_cancel(job=job, canceled_by="system:replaced")
+                # It may have finished on its own meanwhile: then there is nothing left to replace.
+                with contextlib.suppress(ServiceError):
+                    job_cancel(job=job, canceled_by="system:replaced")
         _insert_jobs(jobs, now)
-        for workflow in ended:
-            workflow_terminate(workflow=workflow, reason=TerminationReason.SCHEDULE_ENDED)
         job_ids = [job_id for job_id, _, _, _ in jobs]
         transaction.on_commit(lambda: job_dispatch(job_ids=job_ids), robust=True)
     return len(jobs), len(due)

@@ -203,13 +203,20 @@ def job_finish(*, job: Job, outcome: Outcome, from_status: str = JobStatus.RUNNI
 
 
 def _after_outcome(job: Job, *, succeeded: bool) -> None:
-    from workflows.services import workflow_record_job_outcome, workflow_terminate
+    from workflows.services import workflow_record_job_outcome
 
-    workflow = workflow_record_job_outcome(workflow_id=job.workflow_id, succeeded=succeeded)
-    # A schedule with no slot left (a one-time `at`, or past end_at) ends once its last run is over.
+    workflow_record_job_outcome(workflow_id=job.workflow_id, succeeded=succeeded)
+    _end_schedule_if_done(job.workflow_id)
+
+
+def _end_schedule_if_done(workflow_id) -> None:
+    """A schedule with no slot left (a one-time `at`, or past end_at) ends once its last run is over,
+    however that run ended (completed, failed, canceled, given up)."""
+    from workflows.services import workflow_terminate
+
+    workflow = Workflow.objects.select_related("user").get(pk=workflow_id)
     if (
-        job.trigger == JobTrigger.AUTOMATIC
-        and not workflow.is_terminated
+        not workflow.is_terminated
         and workflow.next_run_at is None
         and workflow.build_status == BuildStatus.COMPLETED
         and not Job.objects.filter(workflow_id=workflow.pk, status__in=UNFINISHED).exists()
@@ -262,6 +269,7 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
             payload=_job_payload(job, reason="infrastructure_failure", error=job.error),
         )
         _announce(job)
+        _end_schedule_if_done(job.workflow_id)
     return JobStatus.FAILED
 
 
@@ -318,8 +326,8 @@ def heartbeats_complete(*, job_ids: list) -> int:
         for job in jobs:
             data = job_status_data(job)
             events += [(job.pk, "status", data), (job.pk, "end", data)]
-            if job.trigger == JobTrigger.AUTOMATIC and job.workflow.next_run_at is None:
-                _after_outcome(job, succeeded=True)
+            if job.workflow.next_run_at is None:
+                _end_schedule_if_done(job.workflow_id)
         transaction.on_commit(lambda: publish_events(events), robust=True)
     return len(jobs)
 
@@ -354,6 +362,7 @@ def job_cancel(*, job: Job, canceled_by: str, context: RequestContext = SYSTEM, 
                 user=user, action="job.canceled", context=context, target=job, details={"previous_status": was}
             )
         _announce(job)
+        _end_schedule_if_done(job.workflow_id)
         if was == JobStatus.RUNNING and job.workflow.kind == WorkflowKind.CONTAINER:
             from jobs.tasks import stop_job_container
 

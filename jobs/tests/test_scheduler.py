@@ -168,3 +168,37 @@ def test_a_workflow_past_its_end_at_terminates_itself(user):
     workflow.refresh_from_db()
     assert len(slots(workflow)) == 2
     assert workflow.termination_reason == "schedule_ended"
+
+
+@pytest.mark.django_db
+def test_a_one_time_workflow_whose_run_is_canceled_still_ends(user):
+    at = timezone.now() + timedelta(minutes=5)
+    workflow = heartbeat(user, interval=None, schedule={"at": at.isoformat()})
+    scheduler_tick(now=at)
+    job = Job.objects.select_related("workflow", "user").get(workflow=workflow)
+
+    from jobs.services import job_cancel
+
+    job_cancel(job=job, canceled_by=str(user.id))
+
+    workflow.refresh_from_db()
+    assert workflow.termination_reason == "schedule_ended"
+
+
+@pytest.mark.django_db
+def test_the_last_slot_skipped_by_forbid_ends_the_schedule_when_the_active_run_ends(user):
+    at = timezone.now() + timedelta(minutes=5)
+    workflow = heartbeat(user, interval=None, schedule={"at": at.isoformat()})
+    manual = Job.objects.create(
+        workflow=workflow, user=user, scheduled_at=at, status=JobStatus.QUEUED, trigger="MANUAL"
+    )
+
+    scheduler_tick(now=at)
+
+    workflow.refresh_from_db()
+    manual.refresh_from_db()
+    assert manual.status == JobStatus.QUEUED  # not canceled by the end of the schedule
+    assert workflow.terminated_at is None
+    heartbeats_complete(job_ids=[manual.pk])
+    workflow.refresh_from_db()
+    assert workflow.termination_reason == "schedule_ended"
