@@ -254,7 +254,9 @@ SPECTACULAR_SETTINGS = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "chronoverse:channels"},
+        # No read timeout: a layer consumer blocks on Redis for up to 5 s per receive, and redis-py 8
+        # would otherwise time those reads out and crash the consumer.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "prefix": "chronoverse:channels"},
     }
 }
 

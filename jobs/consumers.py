@@ -19,6 +19,8 @@ NOT_FOUND = 4404
 
 
 class JobLogsConsumer(AsyncJsonWebsocketConsumer):
+    # jobs.live follows Redis itself; the channel layer would only add a blocking read per socket.
+    channel_layer_alias = None
     relay: asyncio.Task | None = None
 
     async def connect(self) -> None:

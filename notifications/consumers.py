@@ -10,6 +10,8 @@ UNAUTHENTICATED = 4401
 
 
 class NotificationsConsumer(AsyncWebsocketConsumer):
+    # The relay, not the channel layer, feeds these sockets: no layer means no Redis work per socket.
+    channel_layer_alias = None
     user_id: str | None = None
 
     async def connect(self) -> None:

@@ -75,7 +75,9 @@ class Relay:
             try:
                 await deliver(text)
             except Exception:
-                logger.warning("could not deliver a notification to a socket of %s", user_id, exc_info=True)
+                # A socket that cannot take a message is gone (it may have died without disconnecting).
+                logger.warning("dropping a socket of %s that failed a delivery", user_id, exc_info=True)
+                self.unregister(user_id, deliver)
 
 
 # One relay per event loop: Daphne runs one loop per process; tests may run several in turn.

@@ -152,3 +152,15 @@ def test_the_dashboard_session_authenticates_a_same_origin_socket_only(server, o
             open_timeout=10,
             additional_headers={"Cookie": cookie, "Origin": "https://evil.example"},
         )
+
+
+def test_a_socket_stays_open_and_live_past_redis_read_timeouts(server, own_redis, user, make_token):
+    import time
+
+    with socket_for(server, make_token(user)[1]) as ws:
+        wait_for(lambda: own_redis.numpat() == 1)
+        time.sleep(7)  # longer than the 5-second socket timeouts of the Redis clients
+
+        notification = notification_create(user=user, kind="SYSTEM_ALERT", payload={})
+
+        assert json.loads(ws.recv(timeout=5))["id"] == str(notification.id)
