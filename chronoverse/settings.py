@@ -358,3 +358,7 @@ EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "chronoverse@localhost")
+
+# Refuse webhooks, heartbeat checks and alert webhooks to loopback, private and link-local
+# addresses (the metadata service, the database...). Turn on wherever users are not trusted.
+OUTBOUND_BLOCK_PRIVATE_ADDRESSES = env_bool("OUTBOUND_BLOCK_PRIVATE_ADDRESSES", False)

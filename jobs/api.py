@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.services import RequestContext, token_authenticate
-from chronoverse.errors import ServiceError, error_body
+from accounts.services import RequestContext
+from chronoverse.errors import ServiceError
 from chronoverse.pagination import keyset_page
 from chronoverse.serializers import ModelSerializer, format_timestamp
 from jobs import live, selectors, services
@@ -128,8 +129,34 @@ class JobLogsView(APIView):
         return Response({"logs": LogSerializer(page.items, many=True).data, "cursor": page.cursor})
 
 
+class EventStreamRenderer(BaseRenderer):
+    """Lets clients ask for `text/event-stream`; errors still go out as a JSON body."""
+
+    media_type = "text/event-stream"
+    format = "sse"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return json.dumps(data).encode() if data is not None else b""
+
+
+class PlainTextRenderer(EventStreamRenderer):
+    media_type = "text/plain"
+    format = "txt"
+
+
+class NdjsonRenderer(EventStreamRenderer):
+    media_type = "application/x-ndjson"
+    format = "jsonl"
+
+
+RAW_CHUNK = 2000
+
+
 @extend_schema(tags=["jobs"])
 class JobLogsRawView(APIView):
+    renderer_classes = [JSONRenderer, PlainTextRenderer, NdjsonRenderer]
+
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["txt", "jsonl"])],
         responses={(200, "text/plain"): str, (200, "application/x-ndjson"): str},
@@ -139,74 +166,60 @@ class JobLogsRawView(APIView):
         fmt = request.query_params.get("format", "txt")
         if fmt not in ("txt", "jsonl"):
             raise ServiceError("format must be txt or jsonl.", fields={"format": ["Must be txt or jsonl."]})
-        rows = (
-            JobLog.objects.filter(job=job)
-            .order_by("sequence")
-            .values_list("sequence", "stream", "message", "timestamp")
-            .iterator(chunk_size=2000)
-        )
 
-        def lines():
-            for sequence, stream, message, timestamp in rows:
-                if fmt == "txt":
-                    yield f"{message}\n"
-                else:
-                    yield (
-                        json.dumps(
-                            {
-                                "sequence": sequence,
-                                "stream": stream,
-                                "message": message,
-                                "timestamp": format_timestamp(timestamp),
-                            }
+        async def lines():
+            # An async iterator: under ASGI the download streams chunk by chunk, never held whole.
+            last = 0
+            while True:
+                rows = await sync_to_async(selectors.job_log_rows_after)(job_id=job.pk, sequence=last, limit=RAW_CHUNK)
+                for sequence, stream, message, timestamp in rows:
+                    if fmt == "txt":
+                        yield f"{message}\n"
+                    else:
+                        yield (
+                            json.dumps(
+                                {
+                                    "sequence": sequence,
+                                    "stream": stream,
+                                    "message": message,
+                                    "timestamp": format_timestamp(timestamp),
+                                }
+                            )
+                            + "\n"
                         )
-                        + "\n"
-                    )
+                if len(rows) < RAW_CHUNK:
+                    return
+                last = rows[-1][0]
 
-        response = StreamingHttpResponse(
-            lines(), content_type="text/plain; charset=utf-8" if fmt == "txt" else "application/x-ndjson"
-        )
+        content_type = "text/plain; charset=utf-8" if fmt == "txt" else "application/x-ndjson"
+        response = StreamingHttpResponse(lines(), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="job-{job.id}.{fmt}"'
         return response
-
-
-# -- Server-Sent Events ------------------------------------------------------------------------
-
-
-@sync_to_async
-def _job_for(request: HttpRequest, job_id) -> Job | None:
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        found = token_authenticate(header[7:].strip())
-        user = found[0] if found else None
-    else:
-        user = request.user if request.user.is_authenticated else None
-    if user is None:
-        raise ServiceError("Authentication required.", code="unauthenticated")
-    return Job.objects.filter(pk=job_id, user=user).first()
 
 
 def _sse(event: str, data) -> str:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
-async def job_events(request: HttpRequest, job_id) -> HttpResponse:
-    """GET /api/v1/jobs/{id}/events: stored lines first, then live ones, `end` when the job ends."""
-    if request.method != "GET":
-        return JsonResponse(error_body("method_not_allowed", "Use GET."), status=405)
-    try:
-        job = await _job_for(request, job_id)
-    except ServiceError as exc:
-        return JsonResponse(error_body(exc.code, exc.message), status=exc.status)
-    if job is None:
-        return JsonResponse(error_body("not_found", "Job not found."), status=404)
+@extend_schema(tags=["jobs"])
+class JobEventsView(APIView):
+    renderer_classes = [JSONRenderer, EventStreamRenderer]
 
-    async def events():
-        yield ": stream of job logs\n\n"
-        async for event, data in live.follow(job.pk):
-            yield ": keep-alive\n\n" if event == "ping" else _sse(event, data)
+    @extend_schema(
+        operation_id="job_events",
+        description="Server-Sent Events: `log` (a Log) for each stored line and then each new one, `status` "
+        "(a Job) when the job changes, `end` (a Job) when it finishes; `: keep-alive` comments while quiet.",
+        responses={(200, "text/event-stream"): str},
+    )
+    def get(self, request: Request, job_id) -> StreamingHttpResponse:
+        job = selectors.job_get(user=request.user, job_id=job_id)
 
-    response = StreamingHttpResponse(events(), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+        async def events():
+            yield ": stream of job logs\n\n"
+            async for event, data in live.follow(job.pk):
+                yield ": keep-alive\n\n" if event == "ping" else _sse(event, data)
+
+        response = StreamingHttpResponse(events(), content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response

@@ -49,3 +49,12 @@ def job_recent_for_workflow(*, workflow, limit: int = 20) -> list[Job]:
     """The workflow's newest jobs, for the dashboard: one query, rows need nothing else loaded."""
     # Same order as the API's job list, so it walks the (workflow, -created_at, -id) index.
     return list(Job.objects.filter(workflow=workflow).order_by("-created_at", "-id")[:limit])
+
+
+def job_log_rows_after(*, job_id, sequence: int, limit: int) -> list[tuple]:
+    """(sequence, stream, message, timestamp) rows after `sequence`, in order: one keyset chunk."""
+    return list(
+        JobLog.objects.filter(job_id=job_id, sequence__gt=sequence)
+        .order_by("sequence")
+        .values_list("sequence", "stream", "message", "timestamp")[:limit]
+    )

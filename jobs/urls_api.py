@@ -8,5 +8,5 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/cancel", api.JobCancelView.as_view(), name="job-cancel"),
     path("jobs/<uuid:job_id>/logs", api.JobLogsView.as_view(), name="job-logs"),
     path("jobs/<uuid:job_id>/logs/raw", api.JobLogsRawView.as_view(), name="job-logs-raw"),
-    path("jobs/<uuid:job_id>/events", api.job_events, name="job-events"),
+    path("jobs/<uuid:job_id>/events", api.JobEventsView.as_view(), name="job-events"),
 ]

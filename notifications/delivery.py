@@ -5,12 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 
 import requests
 from django.conf import settings
 from django.core.mail import send_mail
 
+from jobs import http
 from notifications.models import DeliverySettings, Notification
+
+logger = logging.getLogger(__name__)
 
 
 def _subject(notification: Notification) -> str:
@@ -18,28 +22,32 @@ def _subject(notification: Notification) -> str:
     return f"[Chronoverse] {notification.kind.replace('_', ' ').title()}{f': {name}' if name else ''}"
 
 
-def deliver(notification: Notification, delivery: DeliverySettings) -> list[str]:
-    """Send one alert to every channel the user set up; raises on a failure worth retrying."""
-    sent = []
-    body = {
+def _body(notification: Notification) -> dict:
+    return {
         "id": str(notification.id),
         "kind": notification.kind,
         "payload": notification.payload,
         "created_at": notification.created_at.isoformat(),
     }
-    if delivery.email_alerts:
-        text = "\n".join(f"{key}: {value}" for key, value in notification.payload.items())
-        send_mail(_subject(notification), text, settings.DEFAULT_FROM_EMAIL, [notification.user.email])
-        sent.append("email")
-    if delivery.webhook_url:
-        raw = json.dumps(body, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", "X-Chronoverse-Notification": notification.kind}
-        if delivery.webhook_secret:
-            headers["X-Chronoverse-Signature"] = (
-                "sha256=" + hmac.new(delivery.webhook_secret.encode(), raw, hashlib.sha256).hexdigest()
-            )
-        response = requests.post(delivery.webhook_url, data=raw, headers=headers, timeout=10)
-        if response.status_code >= 500 or response.status_code == 429:
-            raise requests.HTTPError(f"webhook answered {response.status_code}", response=response)
-        sent.append("webhook")
-    return sent
+
+
+def send_email(notification: Notification) -> None:
+    text = "\n".join(f"{key}: {value}" for key, value in notification.payload.items())
+    send_mail(_subject(notification), text, settings.DEFAULT_FROM_EMAIL, [notification.user.email])
+
+
+def send_webhook(notification: Notification, delivery: DeliverySettings) -> None:
+    """POST the alert; raises on a failure worth retrying (no answer, 5xx, 429)."""
+    raw = json.dumps(_body(notification), separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json", "X-Chronoverse-Notification": notification.kind}
+    if delivery.webhook_secret:
+        headers["X-Chronoverse-Signature"] = (
+            "sha256=" + hmac.new(delivery.webhook_secret.encode(), raw, hashlib.sha256).hexdigest()
+        )
+    try:
+        result = http.send("POST", delivery.webhook_url, headers=headers, body=raw, timeout=10)
+    except http.BlockedAddress:
+        logger.warning("alert webhook of %s refused: private address", notification.user_id)
+        return
+    if result.status >= 500 or result.status == 429:
+        raise requests.HTTPError(f"webhook answered {result.status}")

@@ -76,7 +76,7 @@ def build_run(*, build_id) -> None:
 
 
 def build_finish(*, build: WorkflowBuild, status: str, output: str = "", error: str = "", image_ref: str = "") -> None:
-    from workflows.services import _notify, workflow_plan, workflow_terminate
+    from workflows.services import workflow_notify, workflow_plan, workflow_terminate
 
     now = timezone.now()
     with transaction.atomic():
@@ -96,11 +96,11 @@ def build_finish(*, build: WorkflowBuild, status: str, output: str = "", error: 
         workflow.next_run_at = workflow_plan(workflow).first_run(now) if status == BuildStatus.COMPLETED else None
         workflow.save(update_fields=["build_status", "build_error", "image_ref", "next_run_at", "updated_at"])
         if status == BuildStatus.COMPLETED:
-            _notify(workflow, NotificationKind.WORKFLOW_BUILD_COMPLETED, build_status=status)
+            workflow_notify(workflow, NotificationKind.WORKFLOW_BUILD_COMPLETED, build_status=status)
             if workflow.next_run_at is None:
                 workflow_terminate(workflow=workflow, reason=TerminationReason.SCHEDULE_ENDED)
         else:
-            _notify(workflow, NotificationKind.WORKFLOW_BUILD_FAILED, build_status=status, error=error)
+            workflow_notify(workflow, NotificationKind.WORKFLOW_BUILD_FAILED, build_status=status, error=error)
     # Older images of this workflow are no longer needed once a newer one is in place.
     if status == BuildStatus.COMPLETED and "dockerfile" in workflow.payload:
         transaction.on_commit(lambda: _remove_older_images(workflow, keep=image_ref), robust=True)

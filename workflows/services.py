@@ -39,7 +39,7 @@ def workflow_plan(workflow: Workflow) -> Plan:
     )
 
 
-def _notify(workflow: Workflow, kind: str, **extra: Any) -> None:
+def workflow_notify(workflow: Workflow, kind: str, **extra: Any) -> None:
     notification_create(
         user=workflow.user,
         kind=kind,
@@ -111,7 +111,7 @@ def workflow_create(
                 target=workflow,
                 details={"name": workflow.name, "kind": workflow.kind},
             )
-            _notify(
+            workflow_notify(
                 workflow,
                 NotificationKind.WORKFLOW_CREATED,
                 workflow_kind=workflow.kind,
@@ -178,7 +178,7 @@ def workflow_update(*, workflow: Workflow, data: dict, context: RequestContext =
             target=workflow,
             details={"changes": changed},
         )
-        _notify(workflow, NotificationKind.WORKFLOW_UPDATED, changes=changed)
+        workflow_notify(workflow, NotificationKind.WORKFLOW_UPDATED, changes=changed)
     return workflow
 
 
@@ -231,7 +231,7 @@ def workflow_terminate(
             target=workflow,
             details={"reason": reason},
         )
-        _notify(
+        workflow_notify(
             workflow,
             NotificationKind.WORKFLOW_TERMINATED,
             reason=reason,
@@ -253,6 +253,11 @@ def workflow_delete(*, workflow: Workflow, context: RequestContext = SYSTEM) -> 
         )
         workflow_id = str(workflow.id)
         built = workflow.builds.exclude(image_ref="").exists() or bool(workflow.payload.get("dockerfile"))
+        from jobs.services import jobs_delete_for_workflow
+
+        # A workflow running every minute has half a million jobs after a year: they go in two
+        # set-based statements, never through Django's collector, which would load each one.
+        jobs_delete_for_workflow(workflow_id=workflow.pk)
         workflow.delete()
         if built:
             from workflows.tasks import remove_workflow_images
@@ -279,7 +284,7 @@ def workflow_record_job_outcome(*, workflow_id, succeeded: bool) -> Workflow:
         if count >= limit:
             return workflow_terminate(workflow=workflow, reason=TerminationReason.CONSECUTIVE_FAILURES)
         if count == limit - 1:
-            _notify(
+            workflow_notify(
                 workflow,
                 NotificationKind.SYSTEM_ALERT,
                 reason="consecutive_failures_threshold_near",

@@ -19,6 +19,9 @@ def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Out
     method, expected = payload["method"], payload["expected_status_code"]
     try:
         result = http.send(method, endpoint, headers=payload.get("headers", {}), body=None, timeout=payload["timeout"])
+    except http.BlockedAddress as exc:
+        log.write("stderr", str(exc))
+        return Outcome(False, str(exc))
     except requests.Timeout:
         log.write("stderr", f"{method} {endpoint}: no answer within {payload['timeout']} s")
         return Outcome(False, f"Timed out after {payload['timeout']} s")

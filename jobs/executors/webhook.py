@@ -50,6 +50,9 @@ def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Out
         wait = settings.WEBHOOK_RETRY_BASE_DELAY * 2 ** (attempt - 1)
         try:
             result = http.send(method, url, headers=headers, body=body, timeout=payload["timeout"])
+        except http.BlockedAddress as exc:
+            log.write("stderr", str(exc))
+            return Outcome(False, str(exc))
         except requests.RequestException as exc:
             last_error = f"{type(exc).__name__}: {exc}"
             log.write("stderr", f"attempt {attempt}/{attempts}: {method} {url} failed: {last_error}")

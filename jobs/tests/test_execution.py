@@ -328,3 +328,14 @@ def test_named_volumes_belong_to_their_user(celery_worker, user, make_user, dock
         for volume in docker_client.volumes.list():
             if volume.name.startswith("cv-"):
                 volume.remove(force=True)
+
+
+def test_private_targets_are_refused_when_the_operator_says_so(celery_worker, user, http_server, settings):
+    settings.OUTBOUND_BLOCK_PRIVATE_ADDRESSES = True
+    workflow = make_workflow(user, "WEBHOOK", {"url": f"{http_server.url}/internal", "retries": 3})
+
+    job = finished(run_now(workflow, user))
+
+    assert job.status == JobStatus.FAILED
+    assert "private address" in job.error
+    assert http_server.requests == []
