@@ -131,7 +131,8 @@ def _remove_stale_containers() -> int:
     """Remove containers of finished (or deleted) jobs, and of attempts a retry has superseded."""
     try:
         managed = docker_engine.containers_managed()
-    except EngineUnavailable:
+    except (EngineUnavailable, docker_engine.APIError):
+        logger.warning("could not list job containers", exc_info=True)
         return 0
     if not managed:
         return 0
