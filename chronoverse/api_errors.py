@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from chronoverse.errors import ServiceError, error_body
+from chronoverse.errors import ServiceError, error_body, invalid_message
 
 logger = logging.getLogger(__name__)
 
@@ -64,13 +64,6 @@ def validation_fields(detail: Any) -> dict[str, list[str]]:
     return fields
 
 
-def _validation_message(fields: dict[str, list[str]]) -> str:
-    if list(fields) == ["non_field_errors"]:
-        return fields["non_field_errors"][0]
-    first = next(iter(fields))
-    return f"Invalid value for '{first}': {fields[first][0]}"
-
-
 def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, ServiceError):
         response = Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
@@ -94,7 +87,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, exceptions.ValidationError):
         fields = validation_fields(exc.detail)
-        body = error_body(code, _validation_message(fields), fields)
+        body = error_body(code, invalid_message(fields), fields)
     else:
         body = error_body(code, " ".join(_flatten(exc.detail)))
     status = exc.status_code

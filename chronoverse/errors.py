@@ -36,9 +36,21 @@ class ServiceError(Exception):
         self.fields = fields
         self.retry_after = retry_after
 
+    @classmethod
+    def invalid(cls, fields: dict[str, list[str]]) -> ServiceError:
+        """A 400 naming every bad input; the message quotes the first."""
+        return cls(invalid_message(fields), fields=fields)
+
     @property
     def status(self) -> int:
         return STATUS_BY_CODE[self.code]
+
+
+def invalid_message(fields: dict[str, list[str]]) -> str:
+    if list(fields) == ["non_field_errors"]:
+        return fields["non_field_errors"][0]
+    first = next(iter(fields))
+    return f"Invalid value for '{first}': {fields[first][0]}"
 
 
 def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict:

@@ -11,7 +11,7 @@ from chronoverse.errors import ServiceError
 def filtered(filterset_class: type[django_filters.FilterSet], data, queryset: QuerySet) -> QuerySet:
     filterset = filterset_class(data, queryset=queryset)
     if not filterset.is_valid():
-        fields = {name: [str(message) for message in messages] for name, messages in filterset.errors.items()}
-        first = next(iter(fields))
-        raise ServiceError(f"Invalid value for '{first}': {fields[first][0]}", fields=fields)
+        raise ServiceError.invalid(
+            {name: [str(message) for message in messages] for name, messages in filterset.errors.items()}
+        )
     return filterset.qs

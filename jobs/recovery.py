@@ -41,8 +41,7 @@ def reap(*, now: datetime | None = None) -> dict:
 
 
 def _redispatch(now: datetime) -> int:
-    from jobs.services import job_dispatch
-    from jobs.tasks import execute_job, run_heartbeats
+    from jobs.services import job_dispatch, jobs_send
 
     pending = list(
         Job.objects.filter(status=JobStatus.PENDING, updated_at__lt=now - PENDING_GRACE).values_list("pk", flat=True)[
@@ -59,14 +58,7 @@ def _redispatch(now: datetime) -> int:
     if stale:
         # Touching updated_at restarts the clock, so a job is re-sent once per period, not every run.
         Job.objects.filter(pk__in=[pk for pk, _, _ in stale], status=JobStatus.QUEUED).update(updated_at=now)
-        from jobs.services import is_bare_heartbeat
-
-        bare = [str(pk) for pk, kind, payload in stale if is_bare_heartbeat(kind, payload)]
-        if bare:
-            run_heartbeats.delay(bare)
-        for pk, kind, payload in stale:
-            if not is_bare_heartbeat(kind, payload):
-                execute_job.delay(str(pk))
+        jobs_send(stale)
         logger.warning("re-sent %d queued job(s) that no worker claimed", len(stale))
     return count + len(stale)
 

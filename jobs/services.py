@@ -20,7 +20,7 @@ from accounts.models import User
 from accounts.services import SYSTEM, RequestContext, audit_record
 from chronoverse.errors import ServiceError
 from chronoverse.serializers import format_timestamp
-from jobs.logs import publish_event, publish_events
+from jobs.logs import publish_events
 from jobs.models import UNFINISHED, Job, JobLog, JobStatus, JobTrigger
 from notifications.models import NotificationKind
 from notifications.services import notification_create
@@ -75,9 +75,8 @@ def job_status_data(job: Job) -> dict:
 def _announce(job: Job) -> None:
     """After commit, tell live followers (SSE, WebSocket, CLI) the job's new status."""
     data = job_status_data(job)
-    transaction.on_commit(lambda: publish_event(job.id, "status", data), robust=True)
-    if job.is_finished:
-        transaction.on_commit(lambda: publish_event(job.id, "end", data), robust=True)
+    events = [(job.id, "status", data), *([(job.id, "end", data)] if job.is_finished else [])]
+    transaction.on_commit(lambda: publish_events(events), robust=True)
 
 
 # -- dispatch ----------------------------------------------------------------------------------
@@ -85,8 +84,6 @@ def _announce(job: Job) -> None:
 
 def job_dispatch(*, job_ids: list) -> int:
     """Move PENDING jobs to QUEUED and hand them to workers; returns how many were dispatched."""
-    from jobs.tasks import execute_job, run_heartbeats
-
     jobs = list(
         Job.objects.filter(pk__in=job_ids, status=JobStatus.PENDING).values_list(
             "pk", "workflow__kind", "workflow__payload"
@@ -97,13 +94,21 @@ def job_dispatch(*, job_ids: list) -> int:
     Job.objects.filter(pk__in=[pk for pk, _, _ in jobs], status=JobStatus.PENDING).update(
         status=JobStatus.QUEUED, updated_at=timezone.now()
     )
+    jobs_send(jobs)
+    return len(jobs)
+
+
+def jobs_send(jobs: list[tuple]) -> None:
+    """Send (id, kind, payload) QUEUED jobs to workers: bare heartbeats in batches, the rest a task each.
+    Sending twice is harmless: a worker claims a job only while it is QUEUED."""
+    from jobs.tasks import execute_job, run_heartbeats
+
     bare = [str(pk) for pk, kind, payload in jobs if is_bare_heartbeat(kind, payload)]
-    others = [str(pk) for pk, kind, payload in jobs if not is_bare_heartbeat(kind, payload)]
     for start in range(0, len(bare), HEARTBEAT_BATCH):
         run_heartbeats.delay(bare[start : start + HEARTBEAT_BATCH])
-    for job_id in others:
-        execute_job.delay(job_id)
-    return len(jobs)
+    for pk, kind, payload in jobs:
+        if not is_bare_heartbeat(kind, payload):
+            execute_job.delay(str(pk))
 
 
 def job_run_manually(*, workflow: Workflow, user: User, context: RequestContext = SYSTEM) -> Job:
@@ -205,16 +210,15 @@ def job_finish(*, job: Job, outcome: Outcome, from_status: str = JobStatus.RUNNI
 def _after_outcome(job: Job, *, succeeded: bool) -> None:
     from workflows.services import workflow_record_job_outcome
 
-    workflow_record_job_outcome(workflow_id=job.workflow_id, succeeded=succeeded)
-    _end_schedule_if_done(job.workflow_id)
+    # The outcome's workflow is freshly loaded: the end-of-schedule check needs no second read.
+    _end_schedule_if_done(workflow_record_job_outcome(workflow_id=job.workflow_id, succeeded=succeeded))
 
 
-def _end_schedule_if_done(workflow_id) -> None:
+def _end_schedule_if_done(workflow: Workflow) -> None:
     """A schedule with no slot left (a one-time `at`, or past end_at) ends once its last run is over,
-    however that run ended (completed, failed, canceled, given up)."""
+    however that run ended (completed, failed, canceled, given up). `workflow` must be current."""
     from workflows.services import workflow_terminate
 
-    workflow = Workflow.objects.select_related("user").get(pk=workflow_id)
     if (
         not workflow.is_terminated
         and workflow.next_run_at is None
@@ -269,7 +273,7 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
             payload=_job_payload(job, reason="infrastructure_failure", error=job.error),
         )
         _announce(job)
-        _end_schedule_if_done(job.workflow_id)
+        _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
     return JobStatus.FAILED
 
 
@@ -327,7 +331,7 @@ def heartbeats_complete(*, job_ids: list) -> int:
             data = job_status_data(job)
             events += [(job.pk, "status", data), (job.pk, "end", data)]
             if job.workflow.next_run_at is None:
-                _end_schedule_if_done(job.workflow_id)
+                _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
         transaction.on_commit(lambda: publish_events(events), robust=True)
     return len(jobs)
 
@@ -362,7 +366,7 @@ def job_cancel(*, job: Job, canceled_by: str, context: RequestContext = SYSTEM, 
                 user=user, action="job.canceled", context=context, target=job, details={"previous_status": was}
             )
         _announce(job)
-        _end_schedule_if_done(job.workflow_id)
+        _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
         if was == JobStatus.RUNNING and job.workflow.kind == WorkflowKind.CONTAINER:
             from jobs.tasks import stop_job_container
 

@@ -10,37 +10,26 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from chronoverse.dashboard import dashboard_page
 from chronoverse.errors import ServiceError
-from chronoverse.pagination import keyset_page
 from notifications import selectors, services
 from notifications.models import NotificationKind
 
 
 @login_required
 def notification_list_view(request: HttpRequest) -> HttpResponse:
-    status, items, next_query = 200, [], None
-    try:
-        page = keyset_page(selectors.notification_list(user=request.user, filters=request.GET), request.GET)
-    except ServiceError as error:
-        messages.error(request, error.message)
-        status = error.status
-    else:
-        items = page.items
-        if page.cursor:
-            params = request.GET.copy()
-            params["cursor"] = page.cursor
-            next_query = params.urlencode()
+    page = dashboard_page(request, lambda: selectors.notification_list(user=request.user, filters=request.GET))
     return render(
         request,
         "notifications/list.html",
         {
-            "notifications": items,
-            "next_query": next_query,
+            "notifications": page.items,
+            "next_query": page.next_query,
             "kinds": NotificationKind.values,
             "kind": request.GET.get("kind", ""),
             "unread": request.GET.get("unread", ""),
         },
-        status=status,
+        status=page.status,
     )
 
 

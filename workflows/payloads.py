@@ -210,8 +210,7 @@ def validate_payload(kind: str, raw: Any) -> dict:
             f"payload.{name}" if name != "non_field_errors" else "payload": messages
             for name, messages in validation_fields(schema.errors).items()
         }
-        first = next(iter(fields))
-        raise ServiceError(f"Invalid value for '{first}': {fields[first][0]}", fields=fields)
+        raise ServiceError.invalid(fields)
     return payload
 
 

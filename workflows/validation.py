@@ -65,8 +65,7 @@ class WorkflowFields(StrictSerializer):
 
 
 def _raise(fields: dict[str, list[str]]) -> None:
-    first = next(iter(fields))
-    raise ServiceError(f"Invalid value for '{first}': {fields[first][0]}", fields=fields)
+    raise ServiceError.invalid(fields)
 
 
 def _typed(data: Any, *, partial: bool) -> dict:

@@ -15,8 +15,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.services import RequestContext
+from chronoverse.dashboard import dashboard_page
 from chronoverse.errors import ServiceError
-from chronoverse.pagination import keyset_page
 from jobs import selectors as job_selectors
 from jobs import services as job_services
 from workflows import selectors, services
@@ -38,35 +38,19 @@ def _owned(request: HttpRequest, workflow_id: UUID) -> Workflow:
 
 @login_required
 def workflow_list_view(request: HttpRequest) -> HttpResponse:
-    status = 200
-    workflows: list[Workflow] = []
-    next_query = None
-    # Keep the filters on every page link; only the cursor moves.
-    params = request.GET.copy()
-    params.pop("cursor", None)
-    first_query = params.urlencode()
-    try:
-        page = keyset_page(selectors.workflow_list(user=request.user, filters=request.GET), request.GET)
-    except ServiceError as error:
-        messages.error(request, error.message)
-        status = error.status
-    else:
-        workflows = page.items
-        if page.cursor:
-            params["cursor"] = page.cursor
-            next_query = params.urlencode()
+    page = dashboard_page(request, lambda: selectors.workflow_list(user=request.user, filters=request.GET))
     return render(
         request,
         "workflows/list.html",
         {
-            "workflows": workflows,
+            "workflows": page.items,
             # Unbound, so a bad value is reported once (in the message) without stretching the form.
             "filter_form": WorkflowFilterForm(initial=request.GET.dict()),
             "filtered": any(request.GET.get(name) for name in WorkflowFilterForm.base_fields),
-            "next_query": next_query,
-            "first_query": first_query if request.GET.get("cursor") else None,
+            "next_query": page.next_query,
+            "first_query": page.first_query,
         },
-        status=status,
+        status=page.status,
     )
 
 
