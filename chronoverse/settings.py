@@ -278,9 +278,6 @@ CELERY_TASK_ROUTES = {
     for name in (
         "jobs.tasks.scheduler_tick",
         "jobs.tasks.reap",
-        # A cancel must not wait behind the very jobs that fill the execution slots.
-        "jobs.tasks.stop_job_container",
-        "jobs.tasks.kill_job_container",
         "jobs.tasks.prune_logs",
         "workflows.tasks.requeue_stale_builds",
         "accounts.tasks.prune_expired_tokens",
@@ -311,6 +308,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # The container engine; the docker SDK also honours DOCKER_HOST itself.
 DOCKER_HOST = env_str("DOCKER_HOST", "unix:///var/run/docker.sock")
+# This installation's name on a shared engine: its containers and images are labelled with it and
+# its reaper removes only those. Empty: a digest of the database (each database, one installation).
+INSTALLATION_ID = env_str("CHRONOVERSE_INSTALLATION", "")
 
 DEMO_USER_EMAIL = env_str("DEMO_USER_EMAIL", "demo@chronoverse.local")
 DEMO_USER_PASSWORD = env_str("DEMO_USER_PASSWORD", "chronoverse-demo")

@@ -99,7 +99,11 @@ class JobCancelView(APIView):
     def post(self, request: Request, job_id) -> Response:
         job = selectors.job_get(user=request.user, job_id=job_id)
         job = services.job_cancel(
-            job=job, canceled_by=str(request.user.id), user=request.user, context=RequestContext.from_request(request)
+            job=job,
+            canceled_by=str(request.user.id),
+            user=request.user,
+            context=RequestContext.from_request(request),
+            wait=True,
         )
         return Response(JobSerializer(job).data)
 

@@ -8,6 +8,7 @@ engine answered but the image cannot be had (the user's problem, reported as is)
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import tarfile
 import time
@@ -17,6 +18,7 @@ import docker
 import requests
 import urllib3
 from django.conf import settings
+from django.db import connections
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 # How a broken or timed-out connection to the engine surfaces: requests wraps most of them, but a
@@ -28,10 +30,34 @@ class EngineUnavailable(Exception):
     pass
 
 
+class ContainerGone(Exception):
+    """A job's container vanished under it (removed by someone else): not the job's fault."""
+
+
 class ImageError(Exception):
     def __init__(self, message: str, output: str = ""):
         super().__init__(message)
         self.output = output
+
+
+# Every container and image this installation makes carries its identity, and everything that lists
+# or removes containers looks only at its own: two installations (staging and production, or a test
+# run beside `make run`) can share one engine without reaping each other's jobs.
+INSTALLATION_LABEL = "chronoverse.installation"
+
+
+def installation_id() -> str:
+    """CHRONOVERSE_INSTALLATION, or else a digest of the database that holds this installation's jobs
+    (read at call time: a test run's database has its own name, and so its own identity)."""
+    if settings.INSTALLATION_ID:
+        return settings.INSTALLATION_ID
+    db = connections["default"].settings_dict
+    where = f"{db.get('HOST') or ''}:{db.get('PORT') or ''}/{db.get('NAME') or ''}"
+    return hashlib.sha256(where.encode()).hexdigest()[:16]
+
+
+def _own(labels: list[str]) -> dict:
+    return {"label": [f"{INSTALLATION_LABEL}={installation_id()}", *labels]}
 
 
 def engine_client(*, timeout: int = 60) -> docker.DockerClient:
@@ -112,6 +138,7 @@ def image_build(context: bytes, *, tag: str, timeout: int) -> Iterator[str]:
             fileobj=io.BytesIO(context),
             custom_context=True,
             tag=tag,
+            labels={INSTALLATION_LABEL: installation_id()},
             rm=True,
             forcerm=True,
             pull=False,
@@ -227,7 +254,7 @@ def container_create(
                 )
                 for m in mounts
             ],
-            labels=labels,
+            labels={**labels, INSTALLATION_LABEL: installation_id()},
             stdin_open=False,
             tty=False,
         )
@@ -246,10 +273,17 @@ class AttachedContainer:
     def __init__(self, container_id: str):
         self.id = container_id
         self._client = engine_client(timeout=60)
-        self._stream = _engine_call(
-            self._client.api.attach, container_id, stdout=True, stderr=True, stream=True, logs=True, demux=True
-        )
-        _engine_call(self._client.api.start, container_id)
+        try:
+            self._stream = _engine_call(
+                self._client.api.attach, container_id, stdout=True, stderr=True, stream=True, logs=True, demux=True
+            )
+            _engine_call(self._client.api.start, container_id)
+        except NotFound as exc:
+            self._client.close()
+            raise _gone(container_id) from exc
+        except BaseException:
+            self._client.close()
+            raise
 
     def output(self) -> Iterator[tuple[str, bytes]]:
         """(stream name, chunk) pairs until the container's output closes."""
@@ -266,8 +300,13 @@ class AttachedContainer:
         self._client.close()
 
 
+def _gone(container_id: str) -> ContainerGone:
+    return ContainerGone(f"The job's container {container_id[:12]} disappeared (removed outside the platform)")
+
+
 def container_wait(container_id: str, *, timeout: float) -> int | None:
-    """The exit code, or None if the container is still running after `timeout` seconds."""
+    """The exit code, or None if the container is still running after `timeout` seconds.
+    Raises ContainerGone if it no longer exists."""
     client = engine_client(timeout=max(1, int(timeout)) + 5)
     try:
         result = client.api.wait(container_id, timeout=max(1, int(timeout)))
@@ -278,8 +317,8 @@ def container_wait(container_id: str, *, timeout: float) -> int | None:
         if _still_running(client, container_id):
             return None
         return _exit_code(client, container_id)
-    except NotFound:
-        return -1
+    except NotFound as exc:
+        raise _gone(container_id) from exc
     except DockerException as exc:
         raise _unavailable(exc) from exc
     finally:
@@ -289,22 +328,34 @@ def container_wait(container_id: str, *, timeout: float) -> int | None:
 def _still_running(client: docker.DockerClient, container_id: str) -> bool:
     try:
         return bool(client.api.inspect_container(container_id)["State"]["Running"])
-    except NotFound:
-        return False
+    except NotFound as exc:
+        raise _gone(container_id) from exc
     except (*TRANSPORT_ERRORS, DockerException) as exc:
         raise _unavailable(exc) from exc
 
 
 def _exit_code(client: docker.DockerClient, container_id: str) -> int:
-    return int(client.api.inspect_container(container_id)["State"]["ExitCode"])
+    try:
+        return int(client.api.inspect_container(container_id)["State"]["ExitCode"])
+    except NotFound as exc:
+        raise _gone(container_id) from exc
+    except (*TRANSPORT_ERRORS, DockerException) as exc:
+        raise _unavailable(exc) from exc
 
 
 def container_state(container_id: str) -> dict:
+    """The container's State; ContainerGone if it was removed, or is being removed, under us (a
+    forced removal kills it first, so its exit looks like any SIGKILL until asked)."""
     client = engine_client()
     try:
-        return _engine_call(client.api.inspect_container, container_id)["State"]
+        state = _engine_call(client.api.inspect_container, container_id)["State"]
+    except NotFound as exc:
+        raise _gone(container_id) from exc
     finally:
         client.close()
+    if state.get("RemovalInProgress") or state.get("Dead") or state.get("Status") in ("removing", "dead"):
+        raise _gone(container_id)
+    return state
 
 
 def container_stop(container_id: str, *, grace: int) -> None:
@@ -341,17 +392,18 @@ def containers_of_job(job_id, *, attempt: int | None = None) -> list[str]:
     labels = [f"{JOB_LABEL}={job_id}", *([f"{ATTEMPT_LABEL}={attempt}"] if attempt is not None else [])]
     client = engine_client()
     try:
-        found = _engine_call(client.api.containers, all=True, filters={"label": labels})
+        found = _engine_call(client.api.containers, all=True, filters=_own(labels))
         return [c["Id"] for c in found]
     finally:
         client.close()
 
 
 def containers_managed() -> dict[str, tuple[str, str]]:
-    """Every job container on this engine: container id -> (job id, attempt)."""
+    """Every job container of this installation on this engine: container id -> (job id, attempt).
+    Another installation's containers are not listed, so the reaper never touches them."""
     client = engine_client()
     try:
-        found = _engine_call(client.api.containers, all=True, filters={"label": JOB_LABEL})
+        found = _engine_call(client.api.containers, all=True, filters=_own([JOB_LABEL]))
         return {c["Id"]: (c["Labels"][JOB_LABEL], c["Labels"].get(ATTEMPT_LABEL, "")) for c in found}
     finally:
         client.close()

@@ -48,6 +48,9 @@ class Job(models.Model):
     worker = models.CharField(max_length=255, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     canceled_by = models.CharField(max_length=64, blank=True, default="")
+    # A running container job is reported CANCELED only once its container is gone: until then it
+    # stays RUNNING with this set, and the worker holding it (or the reaper) stops the container.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
     # A failure of the platform rather than of the job: it does not count toward auto-termination.
     infrastructure_failure = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)

@@ -24,6 +24,7 @@ from jobs import docker_engine
 from jobs.docker_engine import EngineUnavailable
 from jobs.logs import LogWriter
 from jobs.models import UNFINISHED, Job, JobLog, JobStatus
+from jobs.services import job_cancel_complete, job_dispatch, job_retry_or_fail, jobs_send
 from workflows.models import WorkflowKind
 
 logger = logging.getLogger(__name__)
@@ -41,8 +42,6 @@ def reap(*, now: datetime | None = None) -> dict:
 
 
 def _redispatch(now: datetime) -> int:
-    from jobs.services import job_dispatch, jobs_send
-
     pending = list(
         Job.objects.filter(status=JobStatus.PENDING, updated_at__lt=now - PENDING_GRACE).values_list("pk", flat=True)[
             :5000
@@ -64,12 +63,13 @@ def _redispatch(now: datetime) -> int:
 
 
 def _reap_expired_leases(now: datetime) -> int:
-    from jobs.services import job_retry_or_fail
-
     expired = list(
         Job.objects.select_related("workflow", "user").filter(status=JobStatus.RUNNING, lease_expires_at__lt=now)[:500]
     )
     for job in expired:
+        if job.cancel_requested_at is not None:
+            _finish_requested_cancel(job)
+            continue
         # Take the job first, conditionally on the lost worker still holding it: a worker that was
         # only slow (not dead) then finds the job gone and cannot record an outcome over ours.
         status = job_retry_or_fail(
@@ -85,6 +85,18 @@ def _reap_expired_leases(now: datetime) -> int:
                 # Left for _remove_stale_containers once the engine answers again.
                 logger.warning("could not salvage the container of job %s", job.pk, exc_info=True)
     return len(expired)
+
+
+def _finish_requested_cancel(job: Job) -> None:
+    """The worker was lost while stopping a canceled job: kill its container, then report CANCELED."""
+    if job.workflow.kind == WorkflowKind.CONTAINER:
+        try:
+            _salvage(job)
+        except (EngineUnavailable, docker_engine.APIError):
+            # Not CANCELED while its container may still run: tried again on the next pass.
+            logger.warning("could not stop the container of canceled job %s", job.pk, exc_info=True)
+            return
+    job_cancel_complete(job=job, worker=job.worker)
 
 
 def _salvage(job: Job) -> None:

@@ -5,19 +5,23 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 
 from django.conf import settings
 from django.db import connection
 
-from jobs import services
+from jobs import selectors, services
 from jobs.executors import container, heartbeat, webhook
 from jobs.logs import LogWriter
-from jobs.models import Job, JobStatus
+from jobs.models import Job
 from jobs.services import InfrastructureError, Outcome
 from workflows.models import WorkflowKind
 from workflows.payloads import payload_with_defaults
 
 logger = logging.getLogger(__name__)
+
+# How often a running container job looks for a cancel request.
+CANCEL_POLL_SECONDS = 1.0
 
 EXECUTORS = {
     WorkflowKind.HEARTBEAT: heartbeat.run,
@@ -31,21 +35,34 @@ def worker_name() -> str:
 
 
 class LeaseKeeper(threading.Thread):
-    """Renews the job's lease while it runs; sets `cancel` when the job stops being ours."""
+    """Renews the job's lease while it runs; sets `cancel` when the job stops being ours or, for a
+    container job, when a cancel is requested (the executor then stops the container itself)."""
 
-    def __init__(self, job_id, worker: str, cancel: threading.Event):
+    def __init__(self, job_id, worker: str, cancel: threading.Event, *, watch_cancel: bool):
         super().__init__(name=f"lease-{job_id}", daemon=True)
         self.job_id, self.worker, self.cancel = job_id, worker, cancel
+        self.watch_cancel = watch_cancel
         self.done = threading.Event()
 
     def run(self) -> None:
-        interval = max(0.5, settings.JOB_LEASE_SECONDS / 3)
+        renew_every = max(0.5, settings.JOB_LEASE_SECONDS / 3)
+        poll = min(renew_every, CANCEL_POLL_SECONDS) if self.watch_cancel else renew_every
+        renewed = time.monotonic()
         try:
-            while not self.done.wait(interval):
+            while not self.done.wait(poll):
                 try:
-                    if not services.job_renew_lease(job_id=self.job_id, worker=self.worker):
+                    if time.monotonic() - renewed >= renew_every - 0.01:
+                        # Renewal goes on while a canceled container is being stopped (it may take the grace).
+                        if not services.job_renew_lease(job_id=self.job_id, worker=self.worker):
+                            self.cancel.set()
+                            return
+                        renewed = time.monotonic()
+                    if (
+                        self.watch_cancel
+                        and not self.cancel.is_set()
+                        and selectors.job_cancel_requested(job_id=self.job_id)
+                    ):
                         self.cancel.set()
-                        return
                 except Exception:
                     logger.exception("renewing the lease of job %s failed", self.job_id)
         finally:
@@ -59,7 +76,7 @@ def job_execute(*, job_id, worker: str | None = None) -> str | None:
     if job is None:
         return None
     cancel = threading.Event()
-    keeper = LeaseKeeper(job.pk, worker, cancel)
+    keeper = LeaseKeeper(job.pk, worker, cancel, watch_cancel=job.workflow.kind == WorkflowKind.CONTAINER)
     keeper.start()
     outcome: Outcome | None = None
     try:
@@ -78,7 +95,9 @@ def job_execute(*, job_id, worker: str | None = None) -> str | None:
     finally:
         keeper.done.set()
     if cancel.is_set():
-        # Canceled (or taken over by the reaper) while running: whoever did that recorded the end.
-        return Job.objects.filter(pk=job.pk).values_list("status", flat=True).first()
-    services.job_finish(job=job, outcome=outcome, worker=worker)
-    return JobStatus.COMPLETED if outcome.succeeded else JobStatus.FAILED
+        # A requested cancel is ours to record now that the container is stopped; a job taken over by
+        # the reaper (or canceled outright) was recorded by whoever did that.
+        services.job_cancel_complete(job=job, worker=worker)
+    else:
+        services.job_finish(job=job, outcome=outcome, worker=worker)
+    return Job.objects.filter(pk=job.pk).values_list("status", flat=True).first()

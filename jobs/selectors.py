@@ -58,3 +58,8 @@ def job_log_rows_after(*, job_id, sequence: int, limit: int) -> list[tuple]:
         .order_by("sequence")
         .values_list("sequence", "stream", "message", "timestamp")[:limit]
     )
+
+
+def job_cancel_requested(*, job_id) -> bool:
+    """Whether someone asked to cancel this (running) job: its worker polls this to stop the container."""
+    return Job.objects.filter(pk=job_id, cancel_requested_at__isnull=False).exists()

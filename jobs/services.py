@@ -8,6 +8,7 @@ cancel can race on the same job without overwriting each other.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -183,7 +184,8 @@ def job_finish(*, job: Job, outcome: Outcome, from_status: str = JobStatus.RUNNI
     duration = max(0.0, (now - started).total_seconds())
     status = JobStatus.COMPLETED if outcome.succeeded else JobStatus.FAILED
     with transaction.atomic():
-        if not Job.objects.filter(**_held(job, from_status, worker)).update(
+        # A cancel requested meanwhile wins: the container was (or is being) stopped for it.
+        if not Job.objects.filter(**_held(job, from_status, worker), cancel_requested_at__isnull=True).update(
             status=status,
             completed_at=now,
             duration_seconds=duration,
@@ -192,7 +194,7 @@ def job_finish(*, job: Job, outcome: Outcome, from_status: str = JobStatus.RUNNI
             lease_expires_at=None,
             updated_at=now,
         ):
-            return False
+            return job_cancel_complete(job=job, from_status=from_status, worker=worker)
         job.status, job.completed_at, job.duration_seconds = status, now, duration
         job.exit_code, job.error, job.updated_at = outcome.exit_code, outcome.error, now
         extra = {"status": status, "duration_seconds": duration}
@@ -235,9 +237,11 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
     Returns the job's new status ('' if it had already moved on).
     """
     now = timezone.now()
+    if job_cancel_complete(job=job, from_status=from_status, worker=worker):
+        return JobStatus.CANCELED  # the user wanted it stopped, not retried
     with transaction.atomic():
         if job.attempt < settings.JOB_MAX_ATTEMPTS:
-            if not Job.objects.filter(**_held(job, from_status, worker)).update(
+            if not Job.objects.filter(**_held(job, from_status, worker), cancel_requested_at__isnull=True).update(
                 status=JobStatus.QUEUED,
                 attempt=F("attempt") + 1,
                 worker="",
@@ -251,7 +255,7 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
             delay = min(60, 2**job.attempt)
             transaction.on_commit(lambda: execute_job.apply_async(args=[str(job.pk)], countdown=delay), robust=True)
             return JobStatus.QUEUED
-        if not Job.objects.filter(**_held(job, from_status, worker)).update(
+        if not Job.objects.filter(**_held(job, from_status, worker), cancel_requested_at__isnull=True).update(
             status=JobStatus.FAILED,
             completed_at=now,
             lease_expires_at=None,
@@ -339,39 +343,95 @@ def heartbeats_complete(*, job_ids: list) -> int:
 # -- canceling ---------------------------------------------------------------------------------
 
 
-def job_cancel(*, job: Job, canceled_by: str, context: RequestContext = SYSTEM, user: User | None = None) -> Job:
-    """PENDING/QUEUED/RUNNING -> CANCELED; a running container is stopped. Finished jobs are a conflict."""
+def job_cancel(
+    *,
+    job: Job,
+    canceled_by: str,
+    context: RequestContext = SYSTEM,
+    user: User | None = None,
+    wait: bool = False,
+) -> Job:
+    """Cancel a PENDING, QUEUED or RUNNING job; finished jobs are a conflict.
+
+    A running CONTAINER job is reported CANCELED only once its container is gone: the cancel is
+    recorded as requested, the worker holding the job stops the container (SIGTERM, SIGKILL after
+    the grace) and then records CANCELED; the reaper does it if that worker was lost. With `wait`,
+    return once that happened (or the grace and a margin passed). Other jobs are CANCELED at once.
+    """
     now = timezone.now()
     with transaction.atomic():
-        was = Job.objects.filter(pk=job.pk).values_list("status", flat=True).first()
-        if was not in UNFINISHED or not Job.objects.filter(pk=job.pk, status=was).update(
+        row = (
+            Job.objects.select_for_update(of=("self",))
+            .filter(pk=job.pk)
+            .values_list("status", "workflow__kind", "cancel_requested_at")
+            .first()
+        )
+        was, kind, requested = row or (None, None, None)
+        if was not in UNFINISHED:
+            raise ServiceError(f"The job is already {was or 'gone'}.", code="conflict")
+        if was == JobStatus.RUNNING and kind == WorkflowKind.CONTAINER:
+            if requested is None:
+                Job.objects.filter(pk=job.pk).update(cancel_requested_at=now, canceled_by=canceled_by, updated_at=now)
+                _audit_cancel(job, user, context, was)
+        else:
+            Job.objects.filter(pk=job.pk).update(
+                status=JobStatus.CANCELED,
+                canceled_by=canceled_by,
+                completed_at=now,
+                lease_expires_at=None,
+                updated_at=now,
+                duration_seconds=(now - job.started_at).total_seconds()
+                if was == JobStatus.RUNNING and job.started_at
+                else None,
+            )
+            job = Job.objects.select_related("workflow", "user").get(pk=job.pk)
+            _announce_canceled(job)
+            _audit_cancel(job, user, context, was)
+            return job
+    if wait:
+        _wait_until_finished(job.pk, timeout=settings.CONTAINER_STOP_GRACE_SECONDS + 15)
+    return Job.objects.select_related("workflow", "user").get(pk=job.pk)
+
+
+def _audit_cancel(job: Job, user: User | None, context: RequestContext, was: str) -> None:
+    if user is not None:
+        audit_record(user=user, action="job.canceled", context=context, target=job, details={"previous_status": was})
+
+
+def _announce_canceled(job: Job) -> None:
+    notification_create(
+        user=job.user,
+        kind=NotificationKind.JOB_CANCELED,
+        payload=_job_payload(job, canceled_by=job.canceled_by, status=JobStatus.CANCELED),
+    )
+    _announce(job)
+    _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
+
+
+def _wait_until_finished(job_id, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if Job.objects.filter(pk=job_id, status__in=UNFINISHED).exists():
+            time.sleep(0.2)
+        else:
+            return
+
+
+def job_cancel_complete(*, job: Job, from_status: str = JobStatus.RUNNING, worker: str | None = None) -> bool:
+    """RUNNING -> CANCELED for a job whose cancel was requested, once its container is gone.
+    False if there was no request, or the caller no longer holds the job."""
+    now = timezone.now()
+    with transaction.atomic():
+        if not Job.objects.filter(**_held(job, from_status, worker), cancel_requested_at__isnull=False).update(
             status=JobStatus.CANCELED,
-            canceled_by=canceled_by,
             completed_at=now,
             lease_expires_at=None,
             updated_at=now,
-            duration_seconds=(now - job.started_at).total_seconds()
-            if was == JobStatus.RUNNING and job.started_at
-            else None,
+            duration_seconds=(now - job.started_at).total_seconds() if job.started_at else None,
         ):
-            raise ServiceError(f"The job is already {was or 'gone'}.", code="conflict")
-        job = Job.objects.select_related("workflow", "user").get(pk=job.pk)
-        notification_create(
-            user=job.user,
-            kind=NotificationKind.JOB_CANCELED,
-            payload=_job_payload(job, canceled_by=canceled_by, status=JobStatus.CANCELED),
-        )
-        if user is not None:
-            audit_record(
-                user=user, action="job.canceled", context=context, target=job, details={"previous_status": was}
-            )
-        _announce(job)
-        _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
-        if was == JobStatus.RUNNING and job.workflow.kind == WorkflowKind.CONTAINER:
-            from jobs.tasks import stop_job_container
-
-            transaction.on_commit(lambda: stop_job_container.delay(str(job.pk)), robust=True)
-    return job
+            return False
+        _announce_canceled(Job.objects.select_related("workflow", "user").get(pk=job.pk))
+    return True
 
 
 def job_cancel_unfinished_for_workflow(*, workflow: Workflow, canceled_by: str = "system") -> int:

@@ -23,27 +23,6 @@ def run_heartbeats(job_ids: list[str]) -> int:
 
 
 @shared_task
-def stop_job_container(job_id: str) -> int:
-    """Cancel: SIGTERM now, SIGKILL after the grace period by a second task, so the control worker
-    is never held for the grace itself."""
-    from django.conf import settings
-
-    from jobs.executors.container import signal_containers_of_job
-
-    signaled = signal_containers_of_job(job_id, "SIGTERM")
-    if signaled:
-        kill_job_container.apply_async(args=[job_id], countdown=settings.CONTAINER_STOP_GRACE_SECONDS)
-    return signaled
-
-
-@shared_task
-def kill_job_container(job_id: str) -> int:
-    from jobs.executors.container import signal_containers_of_job
-
-    return signal_containers_of_job(job_id, "SIGKILL")
-
-
-@shared_task
 def reap() -> dict:
     return recovery.reap()
 

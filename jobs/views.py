@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from accounts.services import RequestContext
 from chronoverse.errors import ServiceError
 from jobs import selectors, services
-from jobs.models import UNFINISHED, Job
+from jobs.models import UNFINISHED, Job, JobStatus
 
 
 def _owned(request: HttpRequest, job_id: UUID) -> Job:
@@ -44,11 +44,18 @@ def job_detail_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
 def job_cancel_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
     job = _owned(request, job_id)
     try:
-        services.job_cancel(
-            job=job, canceled_by=str(request.user.id), user=request.user, context=RequestContext.from_request(request)
+        job = services.job_cancel(
+            job=job,
+            canceled_by=str(request.user.id),
+            user=request.user,
+            context=RequestContext.from_request(request),
+            wait=True,
         )
     except ServiceError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Job canceled.")
+        if job.status == JobStatus.CANCELED:
+            messages.success(request, "Job canceled.")
+        else:
+            messages.info(request, "Cancel requested: the container is being stopped.")
     return redirect("jobs:detail", job_id=job.id)

@@ -70,7 +70,6 @@ def test_the_scheduler_and_maintenance_have_their_own_queue():
         "jobs.tasks.scheduler_tick",
         "jobs.tasks.reap",
         "jobs.tasks.prune_logs",
-        "jobs.tasks.stop_job_container",
     ):
         assert router.route({}, name)["queue"].name == "control", name
     assert router.route({}, "jobs.tasks.execute_job")["queue"].name == "celery"

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import connection
 
 from jobs import docker_engine
-from jobs.docker_engine import EngineUnavailable
+from jobs.docker_engine import ContainerGone, EngineUnavailable
 from jobs.logs import LogWriter
 from jobs.models import Job
 from jobs.services import InfrastructureError, Outcome
@@ -36,6 +36,8 @@ def _scoped(volume: dict, job: Job) -> dict:
 
 
 def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Outcome:
+    if cancel.is_set():
+        return Outcome(False, "Canceled")
     entrypoint, command = _command(payload)
     memory_mb = payload.get("memory_mb", settings.CONTAINER_DEFAULT_MEMORY_MB)
     try:
@@ -71,7 +73,7 @@ def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Out
 def _supervise(container_id: str, payload: dict, log: LogWriter, cancel: threading.Event, memory_mb: int) -> Outcome:
     try:
         attached = docker_engine.AttachedContainer(container_id)
-    except EngineUnavailable as exc:
+    except (EngineUnavailable, ContainerGone) as exc:
         raise InfrastructureError(str(exc)) from exc
     except docker_engine.APIError as exc:
         return Outcome(False, f"The container could not start: {exc.explanation or exc}")
@@ -91,6 +93,8 @@ def _supervise(container_id: str, payload: dict, log: LogWriter, cancel: threadi
         exit_code = None
         while exit_code is None:
             if cancel.is_set():
+                # Stopped (SIGTERM, SIGKILL after the grace) before anyone reports the job canceled:
+                # a CANCELED job has no container left running.
                 docker_engine.container_stop(container_id, grace=settings.CONTAINER_STOP_GRACE_SECONDS)
                 reader.join(timeout=10)
                 return Outcome(False, "Canceled")
@@ -108,15 +112,9 @@ def _supervise(container_id: str, payload: dict, log: LogWriter, cancel: threadi
         if state.get("OOMKilled"):
             return Outcome(False, f"Out of memory: the container exceeded its {memory_mb} MB limit", exit_code)
         return Outcome(False, f"Exited with code {exit_code}", exit_code)
-    except EngineUnavailable as exc:
+    except (EngineUnavailable, ContainerGone) as exc:
+        # A container removed under a running job is the platform's failure (or another's), never the
+        # user's: the job is retried.
         raise InfrastructureError(str(exc)) from exc
     finally:
         attached.close()
-
-
-def signal_containers_of_job(job_id, signal: str) -> int:
-    """Signal whatever containers run for a job (cancel: SIGTERM now, SIGKILL after the grace)."""
-    containers = docker_engine.containers_of_job(job_id)
-    for container_id in containers:
-        docker_engine.container_signal(container_id, signal)
-    return len(containers)

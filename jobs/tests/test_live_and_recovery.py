@@ -38,6 +38,11 @@ def container(user, script: str, **payload) -> Workflow:
     return workflow
 
 
+def own_labels(job: Job) -> dict[str, str]:
+    """The labels this installation's job containers carry."""
+    return {docker_engine.JOB_LABEL: str(job.pk), docker_engine.INSTALLATION_LABEL: docker_engine.installation_id()}
+
+
 def read_sse(response, until: str = "end", timeout: float = 60) -> list[tuple[float, str, dict | None]]:
     """(arrival time, event, data) for each event until `until`."""
     events, event, deadline = [], None, time.monotonic() + timeout
@@ -211,7 +216,7 @@ def test_containers_of_finished_jobs_are_removed(user, docker_client, transactio
         user=user, data={"name": "hb", "kind": "HEARTBEAT", "payload": {}, "interval": 5}
     )
     job = Job.objects.create(workflow=workflow, user=user, scheduled_at=timezone.now(), status=JobStatus.CANCELED)
-    orphan = docker_client.containers.create(BUSYBOX, ["sleep", "60"], labels={docker_engine.JOB_LABEL: str(job.pk)})
+    orphan = docker_client.containers.create(BUSYBOX, ["sleep", "60"], labels=own_labels(job))
 
     recovery.reap()
 
@@ -254,7 +259,7 @@ def test_containers_of_a_superseded_attempt_are_removed(user, docker_client, tra
         attempt=2,
         lease_expires_at=timezone.now() + timedelta(minutes=5),
     )
-    labels = {docker_engine.JOB_LABEL: str(job.pk)}
+    labels = own_labels(job)
     old = docker_client.containers.create(BUSYBOX, ["sleep", "60"], labels={**labels, docker_engine.ATTEMPT_LABEL: "1"})
     current = docker_client.containers.create(
         BUSYBOX, ["sleep", "60"], labels={**labels, docker_engine.ATTEMPT_LABEL: "2"}

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from chronoverse.errors import ServiceError
 from jobs import services
-from jobs.models import Job
+from jobs.models import Job, JobStatus
 
 
 class Command(BaseCommand):
@@ -21,7 +21,10 @@ class Command(BaseCommand):
         if job is None:
             raise CommandError(f"No job {job_id}.")
         try:
-            services.job_cancel(job=job, canceled_by="operator")
+            job = services.job_cancel(job=job, canceled_by="operator", wait=True)
         except ServiceError as exc:
             raise CommandError(exc.message) from exc
-        self.stdout.write(self.style.SUCCESS(f"Job {job_id} canceled."))
+        if job.status == JobStatus.CANCELED:
+            self.stdout.write(self.style.SUCCESS(f"Job {job_id} canceled."))
+        else:
+            self.stdout.write(f"Job {job_id}: cancel requested, still {job.status} while its container stops.")
