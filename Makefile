@@ -6,8 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
 # The test suite keeps its Redis keys apart from a running `make run` (database 0).
 TEST_ENV := REDIS_URL=redis://127.0.0.1:6380/1 DATABASE_CONN_MAX_AGE=0
+# Where `make run` keeps supervisord's socket, pid file and logs; the port of the web server.
+RUN_DIR := $(CURDIR)/.data/run
+WEB_PORT ?= 8000
+MINUTES ?= 10
 
-.PHONY: run test provision venv migrate lint bench schema
+.PHONY: run test chaos soak provision venv migrate lint bench schema
 
 provision:
 	bash scripts/provision.sh
@@ -23,16 +27,28 @@ migrate: provision venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v 0
 
+# supervisord restarts whichever process dies and leaves the others serving; Ctrl-C stops them all.
 run: migrate
 	$(BIN)/python manage.py ensure_demo_user
-	mkdir -p .data
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	mkdir -p $(RUN_DIR)
+	CHRONOVERSE_RUN_DIR=$(RUN_DIR) WEB_PORT=$(WEB_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" \
+		$(BIN)/supervisord -c supervisord.conf
 
 test: provision venv
 	$(BIN)/ruff check .
 	$(TEST_ENV) $(BIN)/python manage.py makemigrations --check --dry-run >/dev/null
 	$(BIN)/python manage.py collectstatic --noinput -v 0
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+# The fault suite: a supervised platform of its own (own database, Redis database and port), broken
+# for real (SIGKILLed processes, Redis, PostgreSQL and the Docker engine restarted) and checked.
+chaos: provision venv
+	$(BIN)/pytest -c chaos/pytest.ini --rootdir chaos --confcutdir chaos chaos $(PYTEST_ARGS)
+
+# A bounded soak: a few hundred workflows firing every minute for MINUTES minutes, with API and
+# WebSocket traffic on loopback; prints what ran, what failed and each process's memory.
+soak: provision venv
+	$(BIN)/python chaos/soak.py --minutes $(MINUTES)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -159,7 +159,7 @@ def test_job_containers_and_built_images_carry_the_installation(user, docker_cli
     try:
         labels = docker_client.containers.get(container_id).labels
         assert labels[docker_engine.INSTALLATION_LABEL] == settings.INSTALLATION_ID
-        context = docker_engine.build_context(f"FROM {BUSYBOX}\nCMD [\"true\"]\n", {})
+        context = docker_engine.build_context(f'FROM {BUSYBOX}\nCMD ["true"]\n', {})
         list(docker_engine.image_build(context, tag=tag, timeout=60))
         assert docker_client.images.get(tag).labels[docker_engine.INSTALLATION_LABEL] == settings.INSTALLATION_ID
     finally:

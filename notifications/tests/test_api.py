@@ -107,12 +107,16 @@ def test_notifications_are_read_only_through_the_api(auth_api, user):
     assert notification.kind == "JOB_COMPLETED"
 
 
-def test_the_admin_searches_notifications_and_keeps_payloads_read_only(admin_client, user):
+def test_the_admin_searches_notifications_and_keeps_payloads_read_only(admin_client, user, make_user):
     notification = many(user, 1, "SYSTEM_ALERT")[0]
+    theirs = many(make_user("someone-else@example.com"), 1, "SYSTEM_ALERT")[0]
 
     listing = admin_client.get("/admin/notifications/notification/", {"q": user.email})
     page = admin_client.get(f"/admin/notifications/notification/{notification.pk}/change/")
 
     assert listing.status_code == 200
-    assert str(notification.pk) in listing.content.decode() or "SYSTEM_ALERT" in listing.content.decode()
+    body = listing.content.decode()
+    # The search finds this user's notification and leaves out another user's of the same kind.
+    assert f"/admin/notifications/notification/{notification.pk}/change/" in body
+    assert f"/admin/notifications/notification/{theirs.pk}/change/" not in body
     assert 'name="payload"' not in page.content.decode()
