@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from accounts.services import RequestContext
 from chronoverse.errors import ServiceError
 from jobs import services
-from jobs.models import UNFINISHED, Job, JobLog
+from jobs.models import UNFINISHED, Job, JobLog, JobStatus
 
 SHOWN_LINES = 200
 
@@ -62,14 +62,23 @@ class JobAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel the selected jobs")
     def cancel(self, request, queryset):
         context = RequestContext.from_request(request)
-        canceled = 0
+        canceled = stopping = 0
         for job in queryset.filter(status__in=UNFINISHED).select_related("workflow", "user"):
             try:
-                services.job_cancel(job=job, canceled_by=f"admin:{request.user.pk}", user=request.user, context=context)
-                canceled += 1
+                job = services.job_cancel(
+                    job=job, canceled_by=f"admin:{request.user.pk}", user=request.user, context=context
+                )
             except ServiceError:
-                pass
-        self.message_user(request, f"Canceled {canceled} job(s).")
+                continue
+            # Running containers are stopped by their workers first (no waiting here for many jobs).
+            if job.status == JobStatus.CANCELED:
+                canceled += 1
+            else:
+                stopping += 1
+        message = f"Canceled {canceled} job(s)."
+        if stopping:
+            message += f" {stopping} running container job(s) are being stopped and will then show CANCELED."
+        self.message_user(request, message)
 
     @admin.action(description="Run the workflows of the selected jobs again")
     def rerun(self, request, queryset):

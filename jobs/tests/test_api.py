@@ -226,3 +226,31 @@ def test_the_admin_lists_jobs_and_cancels(admin_client, user):
     admin_client.post("/admin/jobs/job/", {"action": "cancel", "_selected_action": [str(queued.pk)]})
     queued.refresh_from_db()
     assert queued.status == JobStatus.CANCELED
+
+
+def test_the_admin_asks_the_worker_to_stop_a_running_container_job(admin_client, user):
+    workflow, _ = workflow_services.workflow_create(
+        user=user,
+        data={
+            "name": "c",
+            "kind": "CONTAINER",
+            "interval": 5,
+            "payload": {"image": "chronoverse/busybox:latest", "command": ["sleep", "60"]},
+        },
+    )
+    now = timezone.now()
+    running = Job.objects.create(
+        workflow=workflow, user=user, scheduled_at=now, status=JobStatus.RUNNING, started_at=now, worker="w:1"
+    )
+
+    response = admin_client.post(
+        "/admin/jobs/job/", {"action": "cancel", "_selected_action": [str(running.pk)]}, follow=True
+    )
+
+    running.refresh_from_db()
+    # Still RUNNING until its worker has stopped the container; then it becomes CANCELED.
+    assert running.status == JobStatus.RUNNING
+    assert running.cancel_requested_at is not None
+    assert running.canceled_by.startswith("admin:")
+    assert "1 running container job(s) are being stopped" in response.content.decode()
+    assert AuditLog.objects.filter(action="job.canceled", target_id=str(running.pk)).exists()
