@@ -178,7 +178,8 @@ def test_postgres_restarted_under_load(platform, sleeper):
     thread = threading.Thread(target=load)
     thread.start()
     time.sleep(2)
-    pgdata = ROOT / ".data" / "postgres"
+    # The running server's own data folder (provision.sh's, under the clone that started it).
+    pgdata = Path(platform.sql("SHOW data_directory")[0][0])
     subprocess.run(
         [
             "runuser",
