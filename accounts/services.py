@@ -17,10 +17,14 @@ from django.utils import timezone
 from accounts.models import ApiToken, AuditAction, AuditLog, NotificationPreference, TokenScope, User
 from chronoverse.errors import ServiceError
 from chronoverse.ratelimit import rate_limit_hit
+from chronoverse.redis_client import get_redis
 
 TOKEN_MARK = "cv_"
 # last_used_at is written at most this often per token, so authenticating is not a write per request.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+# Published with a token's id when it is revoked: every web process closes what that token opened
+# (sockets, event streams) at once, where a later request would only be refused.
+TOKEN_REVOKED_CHANNEL = "auth:token-revoked"
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ def token_revoke(*, user: User, token_id, context: RequestContext = SYSTEM) -> A
     with transaction.atomic():
         revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         if revoked:
+            _announce_revoked(token)
             audit_record(
                 user=user,
                 action=AuditAction.TOKEN_REVOKED,
@@ -112,6 +117,11 @@ def token_revoke(*, user: User, token_id, context: RequestContext = SYSTEM) -> A
             )
     token.refresh_from_db()
     return token
+
+
+def _announce_revoked(token: ApiToken) -> None:
+    token_id = str(token.pk)
+    transaction.on_commit(lambda: get_redis().publish(TOKEN_REVOKED_CHANNEL, token_id), robust=True)
 
 
 def token_authenticate(secret: str) -> tuple[User, ApiToken] | None:
@@ -200,8 +210,10 @@ def user_login_token(*, email: str, password: str, context: RequestContext = SYS
 
 def user_logout(*, user: User, token: ApiToken | None, context: RequestContext = SYSTEM) -> None:
     with transaction.atomic():
-        if token is not None:
-            ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if token is not None and ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        ):
+            _announce_revoked(token)
         audit_record(
             user=user,
             action=AuditAction.LOGOUT,

@@ -13,12 +13,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import ApiToken
 from accounts.services import RequestContext
 from chronoverse.errors import ServiceError
 from chronoverse.pagination import keyset_page
 from chronoverse.serializers import ModelSerializer, format_timestamp
 from jobs import live, selectors, services
 from jobs.models import Job, JobLog, JobStatus, JobTrigger
+from notifications.relay import get_relay, until_set
 from workflows.selectors import workflow_get
 
 
@@ -217,11 +219,19 @@ class JobEventsView(APIView):
     )
     def get(self, request: Request, job_id) -> StreamingHttpResponse:
         job = selectors.job_get(user=request.user, job_id=job_id)
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        auth_token = (str(token.pk), token.expires_at) if token is not None else None
 
         async def events():
-            yield ": stream of job logs\n\n"
-            async for event, data in live.follow(job.pk):
-                yield ": keep-alive\n\n" if event == "ping" else _sse(event, data)
+            # The stream ends the moment its token is revoked or expires, as a socket is closed.
+            relay = get_relay()
+            ended = relay.watch_token(auth_token)
+            try:
+                yield ": stream of job logs\n\n"
+                async for event, data in until_set(ended, live.follow(job.pk)):
+                    yield ": keep-alive\n\n" if event == "ping" else _sse(event, data)
+            finally:
+                relay.unwatch_token(auth_token, ended)
 
         response = StreamingHttpResponse(events(), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"

@@ -13,12 +13,13 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from jobs import live
 from jobs.models import Job
+from notifications.consumers import ClosesOnRevocation
 
 UNAUTHENTICATED = 4401
 NOT_FOUND = 4404
 
 
-class JobLogsConsumer(AsyncJsonWebsocketConsumer):
+class JobLogsConsumer(ClosesOnRevocation, AsyncJsonWebsocketConsumer):
     # jobs.live follows Redis itself; the channel layer would only add a blocking read per socket.
     channel_layer_alias = None
     relay: asyncio.Task | None = None
@@ -35,6 +36,7 @@ class JobLogsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=NOT_FOUND)
             return
         self.relay = asyncio.create_task(self._relay(job_id))
+        self.watch_revocation()
 
     async def _relay(self, job_id) -> None:
         async for event, data in live.follow(job_id):
@@ -43,6 +45,7 @@ class JobLogsConsumer(AsyncJsonWebsocketConsumer):
         await self.close()
 
     async def disconnect(self, code: int) -> None:
+        await self.stop_watching_revocation()
         if self.relay is not None:
             self.relay.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from notifications.relay import get_relay
@@ -9,7 +12,31 @@ from notifications.relay import get_relay
 UNAUTHENTICATED = 4401
 
 
-class NotificationsConsumer(AsyncWebsocketConsumer):
+class ClosesOnRevocation:
+    """For a token socket: closed with 4401 the moment its token is revoked or expires."""
+
+    _revocation: asyncio.Task | None = None
+    _ended: asyncio.Event | None = None
+
+    def watch_revocation(self) -> None:
+        self._ended = get_relay().watch_token(self.scope.get("auth_token"))
+
+        async def close_when_ended() -> None:
+            await self._ended.wait()
+            await self.close(code=UNAUTHENTICATED)
+
+        self._revocation = asyncio.create_task(close_when_ended())
+
+    async def stop_watching_revocation(self) -> None:
+        if self._ended is not None:
+            get_relay().unwatch_token(self.scope.get("auth_token"), self._ended)
+        if self._revocation is not None:
+            self._revocation.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._revocation
+
+
+class NotificationsConsumer(ClosesOnRevocation, AsyncWebsocketConsumer):
     # The relay, not the channel layer, feeds these sockets: no layer means no Redis work per socket.
     channel_layer_alias = None
     user_id: str | None = None
@@ -22,6 +49,7 @@ class NotificationsConsumer(AsyncWebsocketConsumer):
             return
         self.user_id = str(user.pk)
         get_relay().register(self.user_id, self._deliver)
+        self.watch_revocation()
 
     async def _deliver(self, text: str) -> None:
         await self.send(text_data=text)
@@ -29,3 +57,4 @@ class NotificationsConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.user_id is not None:
             get_relay().unregister(self.user_id, self._deliver)
+        await self.stop_watching_revocation()

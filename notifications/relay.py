@@ -1,5 +1,6 @@
 """The notification relay: ONE Redis pattern subscription per ASGI process, fanned out to the
-process's own sockets.
+process's own sockets. The same connection hears token revocations, so that whatever a revoked or
+expired token opened in this process (sockets, event streams) is ended at once.
 
 A browser's socket costs a dictionary entry here, not a Redis connection. The relay starts with
 the first socket and reconnects by itself when Redis goes away (a restart): sockets stay open
@@ -13,14 +14,20 @@ import contextlib
 import logging
 import weakref
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 from django.conf import settings
+from django.utils import timezone
 from redis.exceptions import RedisError
+
+from accounts.services import TOKEN_REVOKED_CHANNEL
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 PATTERN = "notifications:*"
 Deliver = Callable[[str], Awaitable[None]]
 
@@ -28,14 +35,41 @@ Deliver = Callable[[str], Awaitable[None]]
 class Relay:
     def __init__(self) -> None:
         self._sockets: dict[str, set[Deliver]] = defaultdict(set)
+        self._revocable: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task | None = None
         self.connected = asyncio.Event()
         self.reconnects = 0
 
     def register(self, user_id: str, deliver: Deliver) -> None:
         self._sockets[user_id].add(deliver)
+        self._start()
+
+    def _start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="notification-relay")
+
+    def watch_token(self, auth_token: tuple[str, datetime | None] | None) -> asyncio.Event:
+        """An event set when the token (id, expires_at) is revoked or expires; never set for None
+        (a session). Call `unwatch_token` with the same event when done."""
+        ended = asyncio.Event()
+        if auth_token is None:
+            return ended
+        token_id, expires_at = auth_token
+        self._revocable[token_id].add(ended)
+        if expires_at is not None:
+            delay = max(0.0, (expires_at - timezone.now()).total_seconds())
+            asyncio.get_running_loop().call_later(delay, ended.set)
+        self._start()
+        return ended
+
+    def unwatch_token(self, auth_token: tuple[str, datetime | None] | None, ended: asyncio.Event) -> None:
+        if auth_token is None:
+            return
+        watchers = self._revocable.get(auth_token[0])
+        if watchers is not None:
+            watchers.discard(ended)
+            if not watchers:
+                del self._revocable[auth_token[0]]
 
     def unregister(self, user_id: str, deliver: Deliver) -> None:
         sockets = self._sockets.get(user_id)
@@ -51,11 +85,15 @@ class Relay:
             pubsub = client.pubsub()
             try:
                 await pubsub.psubscribe(PATTERN)
+                await pubsub.subscribe(TOKEN_REVOKED_CHANNEL)
                 self.connected.set()
                 delay = 0.1
                 async for message in pubsub.listen():
                     if message["type"] == "pmessage":
                         await self._fan_out(message["channel"], message["data"])
+                    elif message["type"] == "message":
+                        for ended in self._revocable.get(message["data"].decode(), ()):
+                            ended.set()
             except (RedisError, OSError) as exc:
                 self.connected.clear()
                 self.reconnects += 1
@@ -90,3 +128,33 @@ def get_relay() -> Relay:
     if relay is None:
         relay = _relays[loop] = Relay()
     return relay
+
+
+async def until_set(ended: asyncio.Event, items: AsyncIterator[T]) -> AsyncIterator[T]:
+    """The items of `items` until `ended` is set; then the iteration stops at once, even mid-wait."""
+    iterator = aiter(items)
+
+    async def next_item() -> tuple[bool, T | None]:
+        try:
+            return True, await anext(iterator)
+        except StopAsyncIteration:
+            return False, None
+
+    stop = asyncio.ensure_future(ended.wait())
+    try:
+        while True:
+            step = asyncio.ensure_future(next_item())
+            await asyncio.wait({step, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not step.done():
+                step.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await step
+                return
+            more, item = step.result()
+            if not more:
+                return
+            yield item
+    finally:
+        stop.cancel()
+        with contextlib.suppress(Exception):
+            await iterator.aclose()

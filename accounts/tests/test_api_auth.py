@@ -155,6 +155,16 @@ def test_logout_revokes_the_presented_token_at_once(api, user, make_token):
     assert api.get(ME).status_code == 200
 
 
+def test_a_read_only_token_can_log_itself_out_but_write_nothing_else(api, user, make_token):
+    _, secret = make_token(user, scopes=("read",))
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert api.patch(ME, {"notification_preference": "NONE"}, format="json").status_code == 403
+
+    assert api.post(LOGOUT).status_code == 204
+
+    assert api.get(ME).status_code == 401
+
+
 def test_me_reads_and_updates_the_notification_preference(auth_api, user):
     assert auth_api.get(ME).json()["notification_preference"] == "ALL"
 
