@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
 # The test suite keeps its Redis keys apart from a running `make run` (database 0).
-TEST_ENV := REDIS_URL=redis://127.0.0.1:6380/1 DATABASE_CONN_MAX_AGE=0
+# Tests call local HTTP servers (no outside internet here); the tests of the refusal turn it off.
+TEST_ENV := REDIS_URL=redis://127.0.0.1:6380/1 DATABASE_CONN_MAX_AGE=0 OUTBOUND_ALLOW_PRIVATE_ADDRESSES=true
 # Where `make run` keeps supervisord's socket, pid file and logs; the port of the web server.
 RUN_DIR := $(CURDIR)/.data/run
 WEB_PORT ?= 8000
@@ -31,7 +32,10 @@ migrate: provision venv
 run: migrate
 	$(BIN)/python manage.py ensure_demo_user
 	mkdir -p $(RUN_DIR)
-	CHRONOVERSE_RUN_DIR=$(RUN_DIR) WEB_PORT=$(WEB_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" \
+	@echo "make run is a local demo: jobs may call private and loopback addresses" \
+		"(OUTBOUND_ALLOW_PRIVATE_ADDRESSES=true); every other configuration refuses them."
+	OUTBOUND_ALLOW_PRIVATE_ADDRESSES=true CHRONOVERSE_RUN_DIR=$(RUN_DIR) WEB_PORT=$(WEB_PORT) \
+		PATH="$(CURDIR)/$(BIN):$$PATH" \
 		$(BIN)/supervisord -c supervisord.conf
 
 test: provision venv

@@ -47,7 +47,7 @@ def main() -> int:
         "soak",
         redis_db=3,
         run_dir=ROOT / ".data" / "soak-run",
-        env={"RATE_LIMIT_API_USER": "1000000/min", "OUTBOUND_BLOCK_PRIVATE_ADDRESSES": "false"},
+        env={"RATE_LIMIT_API_USER": "1000000/min", "OUTBOUND_ALLOW_PRIVATE_ADDRESSES": "true"},
     )
     platform.prepare()
     platform.start()

@@ -361,4 +361,6 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "chronoverse@localhost")
 
 # Refuse webhooks, heartbeat checks and alert webhooks to loopback, private and link-local
 # addresses (the metadata service, the database...). Turn on wherever users are not trusted.
-OUTBOUND_BLOCK_PRIVATE_ADDRESSES = env_bool("OUTBOUND_BLOCK_PRIVATE_ADDRESSES", False)
+# Webhooks, HTTP checks and alert webhooks never call loopback, private, link-local or reserved
+# addresses unless this is on: `make run` (a local demo) and the test suite turn it on.
+OUTBOUND_ALLOW_PRIVATE_ADDRESSES = env_bool("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", False)

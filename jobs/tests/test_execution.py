@@ -330,12 +330,15 @@ def test_named_volumes_belong_to_their_user(celery_worker, user, make_user, dock
                 volume.remove(force=True)
 
 
-def test_private_targets_are_refused_when_the_operator_says_so(celery_worker, user, http_server, settings):
-    settings.OUTBOUND_BLOCK_PRIVATE_ADDRESSES = True
-    workflow = make_workflow(user, "WEBHOOK", {"url": f"{http_server.url}/internal", "retries": 3})
+@pytest.mark.parametrize("kind", ["WEBHOOK", "HEARTBEAT"])
+def test_private_targets_are_refused_unless_the_operator_allows_them(celery_worker, user, http_server, settings, kind):
+    settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = False
+    target = f"{http_server.url}/internal"
+    payload = {"url": target, "retries": 3} if kind == "WEBHOOK" else {"endpoint": target}
+    workflow = make_workflow(user, kind, payload)
 
     job = finished(run_now(workflow, user))
 
     assert job.status == JobStatus.FAILED
-    assert "private address" in job.error
+    assert "not a public address" in job.error
     assert http_server.requests == []
