@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from chronoverse.api_errors import json_error
 from chronoverse.redis_client import get_redis
 from jobs.docker_engine import engine_ping
 
@@ -54,6 +57,17 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "checks": results})
 
 
+def _may_scrape(request: HttpRequest) -> bool:
+    """The operator's METRICS_TOKEN as a bearer token, or, with none set, a request from this machine."""
+    if settings.METRICS_TOKEN:
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(presented.encode(), settings.METRICS_TOKEN.encode())
+    return request.META.get("REMOTE_ADDR") in ("127.0.0.1", "::1")
+
+
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
+    # Figures about every user's activity are for the operator, not for the internet.
+    if not _may_scrape(request):
+        return json_error("permission_denied", "Metrics need the operator's METRICS_TOKEN.", 403)
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)

@@ -77,8 +77,11 @@ def env_rate(name: str, default: str) -> str:
 
 
 DEBUG = env_bool("DEBUG", False)
+# Production: the secure defaults below switch on (each still settable, e.g. behind a proxy that
+# terminates TLS), and the development secret key is refused.
+PRODUCTION = env_bool("CHRONOVERSE_PRODUCTION", False)
 SECRET_KEY = env_str("SECRET_KEY", "chronoverse-development-key-change-me-in-production-0123456789")
-if not DEBUG and SECRET_KEY.startswith("chronoverse-development-key") and env_bool("CHRONOVERSE_PRODUCTION", False):
+if not DEBUG and SECRET_KEY.startswith("chronoverse-development-key") and PRODUCTION:
     raise ImproperlyConfigured("SECRET_KEY must be set when CHRONOVERSE_PRODUCTION=true")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", ["http://127.0.0.1:8000", "http://localhost:8000"])
@@ -98,6 +101,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "csp",
     "accounts",
     "workflows",
     "jobs",
@@ -108,6 +112,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "chronoverse.middleware.metrics_middleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "chronoverse.middleware.request_size_limit_middleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -176,8 +181,34 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SESSION_COOKIE_SECURE)
+# Behind a TLS-terminating proxy, trust its X-Forwarded-Proto (only there: clients could forge it).
+if env_bool("SECURE_PROXY_SSL_HEADER", PRODUCTION):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+# Probes and scrapers inside the cluster speak plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
+X_FRAME_OPTIONS = "DENY"
+# The dashboard runs no inline script or style: only this site's own files (and its sockets).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# /metrics answers this bearer token; without one, only requests from this machine.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -342,6 +373,15 @@ CONTAINER_DEFAULT_MEMORY_MB = env_int("CONTAINER_DEFAULT_MEMORY_MB", 512, minimu
 CONTAINER_DEFAULT_CPUS = env_float("CONTAINER_DEFAULT_CPUS", 1.0, minimum=0.01)
 CONTAINER_PIDS_LIMIT = env_int("CONTAINER_PIDS_LIMIT", 256, minimum=8)
 CONTAINER_STOP_GRACE_SECONDS = env_int("CONTAINER_STOP_GRACE_SECONDS", 10, minimum=0)
+# Per-user quotas: active (not terminated) workflows (409 beyond), and jobs running at once (more
+# wait QUEUED for a slot; a manual run beyond it is a 429).
+MAX_WORKFLOWS_PER_USER = env_int("MAX_WORKFLOWS_PER_USER", 1000, minimum=1)
+MAX_RUNNING_JOBS_PER_USER = env_int("MAX_RUNNING_JOBS_PER_USER", 20, minimum=1)
+# The most a payload may ask for (a 400 naming the field above them; stored payloads are clamped).
+CONTAINER_MAX_MEMORY_MB = env_int("CONTAINER_MAX_MEMORY_MB", 4096, minimum=6)
+CONTAINER_MAX_CPUS = env_float("CONTAINER_MAX_CPUS", 2.0, minimum=0.01)
+# What the engine keeps of a job container's own output (the job log in Postgres has its own caps).
+CONTAINER_ENGINE_LOG_MAX_MB = env_int("CONTAINER_ENGINE_LOG_MAX_MB", 10, minimum=1)
 WEBHOOK_RETRY_BASE_DELAY = env_float("WEBHOOK_RETRY_BASE_DELAY", 1.0, minimum=0)
 LOG_MAX_LINE_BYTES = env_int("LOG_MAX_LINE_BYTES", 16 * 1024, minimum=256)
 LOG_MAX_LINES_PER_JOB = env_int("LOG_MAX_LINES_PER_JOB", 100_000, minimum=10)

@@ -226,9 +226,14 @@ def container_create(
     network: str,
     mounts: list[dict],
     labels: dict[str, str],
+    user: str | None = None,
+    read_only: bool = False,
+    log_max_mb: int = 10,
 ) -> str:
-    """Create (not start) a job's container with its limits; returns the container id."""
-    from docker.types import Mount
+    """Create (not start) a job's container, sandboxed: no capabilities, no privilege escalation,
+    the default seccomp profile, an init process to reap its children, its limits, a capped engine
+    log, and optionally another user and a read-only root (with a writable /tmp). Returns its id."""
+    from docker.types import LogConfig, Mount
 
     client = engine_client()
     try:
@@ -243,7 +248,13 @@ def container_create(
             memswap_limit=f"{memory_mb}m",
             nano_cpus=int(cpus * 1e9),
             pids_limit=pids_limit,
+            cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
+            init=True,
+            user=user or None,
+            read_only=read_only,
+            tmpfs={"/tmp": "rw,nosuid,nodev,size=64m"} if read_only else None,
+            log_config=LogConfig(type="json-file", config={"max-size": f"{log_max_mb}m", "max-file": "1"}),
             network_mode=network,
             mounts=[
                 Mount(
@@ -261,6 +272,37 @@ def container_create(
         return container.id
     finally:
         client.close()
+
+
+def network_ensure_isolated(name: str) -> str:
+    """A bridge network on which containers cannot reach one another (inter-container traffic off),
+    created on first use; returns its name. Jobs get outbound access, never their neighbours."""
+    client = engine_client()
+    try:
+        try:
+            client.api.inspect_network(name)
+        except NotFound:
+            try:
+                client.api.create_network(
+                    name,
+                    driver="bridge",
+                    options={"com.docker.network.bridge.enable_icc": "false"},
+                    labels={INSTALLATION_LABEL: installation_id()},
+                )
+            except APIError as exc:
+                if exc.status_code != 409:  # created meanwhile by another job: as good
+                    raise
+        return name
+    except (*TRANSPORT_ERRORS, DockerException) as exc:
+        if isinstance(exc, APIError) and exc.is_client_error():
+            raise
+        raise _unavailable(exc) from exc
+    finally:
+        client.close()
+
+
+def jobs_network_name() -> str:
+    return f"chronoverse-jobs-{installation_id()[:16]}"
 
 
 class AttachedContainer:

@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 # How often a running container job looks for a cancel request.
 CANCEL_POLL_SECONDS = 1.0
+# How soon a job whose user is at MAX_RUNNING_JOBS_PER_USER is offered to a worker again.
+USER_CAPACITY_RETRY_SECONDS = 2
 
 EXECUTORS = {
     WorkflowKind.HEARTBEAT: heartbeat.run,
@@ -72,7 +74,14 @@ class LeaseKeeper(threading.Thread):
 def job_execute(*, job_id, worker: str | None = None) -> str | None:
     """Run a queued job to its end here; returns its final status, or None if another worker has it."""
     worker = worker or worker_name()
-    job = services.job_claim(job_id=job_id, worker=worker)
+    try:
+        job = services.job_claim(job_id=job_id, worker=worker)
+    except services.UserAtCapacity:
+        # Not this worker's slot to hold: the job waits QUEUED and is offered again shortly.
+        from jobs.tasks import execute_job
+
+        execute_job.apply_async(args=[str(job_id)], countdown=USER_CAPACITY_RETRY_SECONDS)
+        return None
     if job is None:
         return None
     cancel = threading.Event()

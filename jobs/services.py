@@ -42,6 +42,10 @@ class Outcome:
     exit_code: int | None = None
 
 
+class UserAtCapacity(Exception):
+    """The job's user already has MAX_RUNNING_JOBS_PER_USER jobs running: this one waits its turn."""
+
+
 class InfrastructureError(Exception):
     """The platform, not the job, failed (engine unreachable, worker lost): retry, don't blame it."""
 
@@ -118,6 +122,13 @@ def job_run_manually(*, workflow: Workflow, user: User, context: RequestContext 
         raise ServiceError("The workflow is terminated.", code="conflict")
     if workflow.build_status != BuildStatus.COMPLETED:
         raise ServiceError(f"The workflow's build is {workflow.build_status}, not COMPLETED.", code="conflict")
+    if _running_jobs(workflow.user_id) >= settings.MAX_RUNNING_JOBS_PER_USER:
+        raise ServiceError(
+            f"{settings.MAX_RUNNING_JOBS_PER_USER} of your jobs are running, the most allowed at once; "
+            "try again when one ends.",
+            code="rate_limited",
+            retry_after=5,
+        )
     now = timezone.now()
     with transaction.atomic():
         job = Job.objects.create(
@@ -138,10 +149,23 @@ def job_run_manually(*, workflow: Workflow, user: User, context: RequestContext 
 # -- running -----------------------------------------------------------------------------------
 
 
+def _running_jobs(user_id) -> int:
+    return Job.objects.filter(user_id=user_id, status=JobStatus.RUNNING).count()
+
+
 def job_claim(*, job_id, worker: str) -> Job | None:
-    """QUEUED -> RUNNING for this worker, with a fresh lease; None if someone else has it."""
+    """QUEUED -> RUNNING for this worker, with a fresh lease; None if someone else has it. Raises
+    UserAtCapacity (the job stays QUEUED) while its user has the most jobs running allowed."""
     now = timezone.now()
     with transaction.atomic():
+        user_id = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).values_list("user_id", flat=True).first()
+        if user_id is None:
+            return None
+        # One user's claims take turns (an advisory lock on the user), so the count cannot be raced past.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"running-jobs:{user_id}"])
+        if _running_jobs(user_id) >= settings.MAX_RUNNING_JOBS_PER_USER:
+            raise UserAtCapacity(str(user_id))
         claimed = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
             status=JobStatus.RUNNING,
             started_at=now,

@@ -32,6 +32,24 @@ _PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _REGISTRY = re.compile(r"^(?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*)(?::[0-9]+)?$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$")
+# RFC 9110 field names (tokens); values without control characters (CR/LF would split the request).
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_HEADER_VALUE = re.compile(r"^[^\x00-\x08\x0a-\x1f\x7f]*$")
+# `uid[:gid]` or a user (and group) name known to the image.
+_CONTAINER_USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$")
+# Mounting over these would hand a job the kernel's or the devices' interfaces.
+_FORBIDDEN_TARGETS = ("/proc", "/sys", "/dev")
+
+
+def validate_headers(value: dict) -> dict:
+    for name, text in value.items():
+        if not _HEADER_NAME.match(name):
+            raise serializers.ValidationError(f"{name!r} is not a valid header name.")
+        if not _HEADER_VALUE.match(text):
+            raise serializers.ValidationError(
+                f"The value of {name!r} may not contain line breaks or control characters."
+            )
+    return value
 
 
 def is_image_reference(value: str) -> bool:
@@ -71,7 +89,7 @@ class HeartbeatPayload(_KindPayload):
     method = serializers.ChoiceField(choices=["GET", "HEAD"], default="GET")
     expected_status_code = StrictIntegerField(min_value=100, max_value=599, default=200)
     timeout = StrictIntegerField(min_value=1, max_value=300, default=10)
-    headers = StringMapField(required=False)
+    headers = StringMapField(required=False, validators=[validate_headers])
 
     def validate(self, attrs: dict) -> dict:
         # Without an endpoint the heartbeat is a bare liveness tick: HTTP settings would do nothing.
@@ -102,7 +120,10 @@ class VolumeSerializer(StrictSerializer):
     def validate_target(self, value: str) -> str:
         if not value.startswith("/") or ".." in value.split("/"):
             raise serializers.ValidationError("Must be an absolute path inside the container.")
-        return value
+        normalized = posixpath.normpath(value)
+        if normalized == "/" or any(normalized == t or normalized.startswith(t + "/") for t in _FORBIDDEN_TARGETS):
+            raise serializers.ValidationError("May not be /, nor under /proc, /sys or /dev.")
+        return normalized
 
 
 class ContainerPayload(_KindPayload):
@@ -123,6 +144,25 @@ class ContainerPayload(_KindPayload):
     cpus = StrictFloatField(required=False, min_value=0.01, max_value=1024)
     network = serializers.ChoiceField(choices=["bridge", "none"], default="bridge")
     volumes = VolumeSerializer(many=True, required=False, max_length=32)
+    user = StrictCharField(required=False, max_length=65)
+    read_only = StrictBooleanField(default=False)
+
+    def validate_memory_mb(self, value: int) -> int:
+        # The operator's caps apply when a payload is written; the executor also clamps stored
+        # payloads to them, so lowering a cap never breaks existing workflows.
+        if not self.context.get("stored") and value > settings.CONTAINER_MAX_MEMORY_MB:
+            raise serializers.ValidationError(f"At most {settings.CONTAINER_MAX_MEMORY_MB} (this platform's limit).")
+        return value
+
+    def validate_cpus(self, value: float) -> float:
+        if not self.context.get("stored") and value > settings.CONTAINER_MAX_CPUS:
+            raise serializers.ValidationError(f"At most {settings.CONTAINER_MAX_CPUS:g} (this platform's limit).")
+        return value
+
+    def validate_user(self, value: str) -> str:
+        if not _CONTAINER_USER.match(value):
+            raise serializers.ValidationError("Must be uid[:gid] or a user[:group] name.")
+        return value
 
     def validate_image(self, value: str) -> str:
         if not is_image_reference(value):
@@ -163,7 +203,7 @@ class WebhookPayload(_KindPayload):
     KIND = WorkflowKind.WEBHOOK
     url = StrictCharField(max_length=2048, validators=[HTTP_URL])
     method = serializers.ChoiceField(choices=["POST", "GET", "PUT", "PATCH", "DELETE"], default="POST")
-    headers = StringMapField(required=False)
+    headers = StringMapField(required=False, validators=[validate_headers])
     body = serializers.JSONField(required=False)
     timeout = StrictIntegerField(min_value=1, max_value=300, default=10)
     expected_status_codes = serializers.ListField(
@@ -215,7 +255,8 @@ def validate_payload(kind: str, raw: Any) -> dict:
 
 
 def payload_with_defaults(kind: str, payload: dict) -> dict:
-    """What executors read: the stored payload with every default of its kind applied."""
-    schema = SCHEMAS[kind](data=payload)
+    """What executors read: the stored payload with every default of its kind applied (the
+    operator's caps are not checked again here: the executor clamps to them)."""
+    schema = SCHEMAS[kind](data=payload, context={"stored": True})
     schema.is_valid(raise_exception=True)
     return dict(schema.validated_data)

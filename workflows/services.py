@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -72,6 +73,17 @@ def _queue_build(workflow: Workflow) -> WorkflowBuild:
     return build
 
 
+def _check_workflow_quota(user: User) -> None:
+    # The user's row lock makes two racing creations count one after the other.
+    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+    active = Workflow.objects.filter(user=user, terminated_at__isnull=True).count()
+    if active >= settings.MAX_WORKFLOWS_PER_USER:
+        raise ServiceError(
+            f"You have {active} active workflows, the most allowed; terminate or delete one first.",
+            code="conflict",
+        )
+
+
 def workflow_create(
     *, user: User, data: dict, idempotency_key: str | None = None, context: RequestContext = SYSTEM
 ) -> tuple[Workflow, bool]:
@@ -93,6 +105,7 @@ def workflow_create(
     now = timezone.now()
     try:
         with transaction.atomic():
+            _check_workflow_quota(user)
             workflow = Workflow.objects.create(user=user, created_at=now, **fields)
             if idempotency_key is not None:
                 IdempotencyKey.objects.create(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -73,7 +75,8 @@ def test_api_docs_load_their_assets_from_this_server(client):
 
     assert assets, "the docs page loads no scripts"
     for asset in assets:
-        assert asset.startswith("/static/"), asset
+        # Files of this server: the sidecar's static files and Swagger UI's start-up script (no CDN).
+        assert asset.startswith(("/static/", "/api/docs/?script")), asset
         assert client.get(asset).status_code == 200, asset
 
 
@@ -83,3 +86,45 @@ def test_the_schema_generates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
 
     assert "/api/v1/users/me" in (tmp_path / "schema.yaml").read_text()
+
+
+def test_metrics_are_for_this_machine_or_the_operators_token(client, settings):
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 403
+
+    settings.METRICS_TOKEN = "scrape-secret"
+    assert client.get("/metrics").status_code == 403  # once a token is set, loopback needs it too
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+    response = client.get("/metrics", REMOTE_ADDR="203.0.113.9", headers={"Authorization": "Bearer scrape-secret"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/api/docs/"])
+def test_pages_send_a_content_security_policy_and_run_no_inline_script(client, path):
+    response = client.get(path)
+
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy
+    body = response.content.decode()
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", body)
+    assert not re.search(r"\son[a-z]+=", body)
+
+
+def test_the_dashboards_own_pages_run_no_inline_script(client, user):
+    from django.utils import timezone
+
+    from jobs.models import Job
+    from workflows import services as workflow_services
+
+    workflow, _ = workflow_services.workflow_create(
+        user=user, data={"name": "hb", "kind": "HEARTBEAT", "payload": {}, "interval": 5}
+    )
+    job = Job.objects.create(workflow=workflow, user=user, scheduled_at=timezone.now(), status="RUNNING")
+    client.force_login(user)
+
+    for path in ("/", "/workflows/", "/workflows/new/", f"/workflows/{workflow.id}/", f"/jobs/{job.id}/"):
+        body = client.get(path).content.decode()
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", body), path
+        assert not re.search(r"\son[a-z]+=", body), path
+        assert 'style="' not in body, path

@@ -39,8 +39,13 @@ def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Out
     if cancel.is_set():
         return Outcome(False, "Canceled")
     entrypoint, command = _command(payload)
-    memory_mb = payload.get("memory_mb", settings.CONTAINER_DEFAULT_MEMORY_MB)
+    # Stored payloads are clamped to the operator's current caps (new ones are refused above them).
+    memory_mb = min(payload.get("memory_mb", settings.CONTAINER_DEFAULT_MEMORY_MB), settings.CONTAINER_MAX_MEMORY_MB)
+    cpus = min(payload.get("cpus", settings.CONTAINER_DEFAULT_CPUS), settings.CONTAINER_MAX_CPUS)
     try:
+        network = "none"
+        if payload["network"] != "none":
+            network = docker_engine.network_ensure_isolated(docker_engine.jobs_network_name())
         container_id = docker_engine.container_create(
             image=job.workflow.image_ref or payload["image"],
             entrypoint=entrypoint,
@@ -48,9 +53,12 @@ def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Out
             env=payload.get("env", {}),
             working_dir=payload.get("working_dir"),
             memory_mb=memory_mb,
-            cpus=payload.get("cpus", settings.CONTAINER_DEFAULT_CPUS),
+            cpus=cpus,
             pids_limit=settings.CONTAINER_PIDS_LIMIT,
-            network=payload["network"],
+            network=network,
+            user=payload.get("user"),
+            read_only=payload["read_only"],
+            log_max_mb=settings.CONTAINER_ENGINE_LOG_MAX_MB,
             mounts=[_scoped(volume, job) for volume in payload.get("volumes", [])],
             labels={
                 docker_engine.JOB_LABEL: str(job.id),
