@@ -7,4 +7,4 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN python manage.py collectstatic --noinput -v 0
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "chronoverse.asgi:application"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "chronoverse.asgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -10,6 +10,8 @@ TEST_ENV := REDIS_URL=redis://127.0.0.1:6380/1 DATABASE_CONN_MAX_AGE=0 OUTBOUND_
 # Where `make run` keeps supervisord's socket, pid file and logs; the port of the web server.
 RUN_DIR := $(CURDIR)/.data/run
 WEB_PORT ?= 8000
+# Web worker processes (HTTP and WebSockets); each also serves requests on threads.
+WEB_WORKERS ?= 3
 MINUTES ?= 10
 
 .PHONY: run test chaos soak provision venv migrate lint bench schema
@@ -34,7 +36,7 @@ run: migrate
 	mkdir -p $(RUN_DIR)
 	@echo "make run is a local demo: jobs may call private and loopback addresses" \
 		"(OUTBOUND_ALLOW_PRIVATE_ADDRESSES=true); every other configuration refuses them."
-	OUTBOUND_ALLOW_PRIVATE_ADDRESSES=true CHRONOVERSE_RUN_DIR=$(RUN_DIR) WEB_PORT=$(WEB_PORT) \
+	OUTBOUND_ALLOW_PRIVATE_ADDRESSES=true CHRONOVERSE_RUN_DIR=$(RUN_DIR) WEB_PORT=$(WEB_PORT) WEB_WORKERS=$(WEB_WORKERS) \
 		PATH="$(CURDIR)/$(BIN):$$PATH" \
 		$(BIN)/supervisord -c supervisord.conf
 

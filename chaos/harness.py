@@ -64,6 +64,7 @@ class Platform:
             "REDIS_URL": self.redis_url,
             "CHRONOVERSE_RUN_DIR": str(run_dir),
             "WEB_PORT": str(self.port),
+            "WEB_WORKERS": "2",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DEMO_USER_EMAIL": EMAIL,
             "DEMO_USER_PASSWORD": PASSWORD,

@@ -49,6 +49,12 @@ def request_size_limit_middleware(get_response: Callable):
     """Answer 413 from the declared length, before a view or parser buffers the body."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
+        if "CONTENT_LENGTH" not in request.META and request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            # A chunked body has no declared length, and DRF reads a body without one as empty. The
+            # ASGI server has received all of it already: measure it, and declare what it is.
+            received = len(request.body)
+            if received:
+                request.META["CONTENT_LENGTH"] = str(received)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

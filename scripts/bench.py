@@ -144,6 +144,98 @@ def bench_rrule(calls: int = 200) -> None:
     report("next run of a year-old minutely rrule", elapsed / calls * 1000, "ms", "(per workflow per tick)")
 
 
+def _serve(command: list[str], port: int):
+    import subprocess
+
+    import requests
+
+    env = {**os.environ, "RATE_LIMIT_API_USER": "10000000/min", "DATABASE_CONN_MAX_AGE": "60"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return process
+        except requests.RequestException:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{command[0]} did not start")
+
+
+def _load(port: int, token: str, *, clients: int = 20, seconds: float = 10) -> tuple[float, float, float]:
+    """`clients` sessions of one user listing workflows without pause while /healthz is timed;
+    returns (list requests per second, /healthz p50 ms, /healthz p99 ms)."""
+    import threading
+
+    import requests
+
+    stop = time.monotonic() + seconds
+    done = [0] * clients
+
+    def client(n: int) -> None:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {token}"
+            while time.monotonic() < stop:
+                if session.get(f"http://127.0.0.1:{port}/api/v1/workflows", timeout=30).ok:
+                    done[n] += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    probes = []
+    with requests.Session() as session:
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            session.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
+            probes.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.05)
+    for thread in threads:
+        thread.join()
+    probes.sort()
+    return sum(done) / seconds, statistics.median(probes), probes[int(len(probes) * 0.99) - 1]
+
+
+def bench_web(user: User) -> None:
+    """The web tier under 20 busy clients of one user: several Gunicorn/Uvicorn worker processes
+    (what `make run` starts) against one Daphne process (what it started before)."""
+    import socket
+
+    from accounts.services import token_create
+
+    for n in range(50):
+        Workflow.objects.create(
+            user=user, name=f"listed {n}", kind="HEARTBEAT", payload={}, interval=60, build_status=BuildStatus.COMPLETED
+        )
+    _, token = token_create(user=user, name="bench", scopes=["read"], expires_at=None)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    python = str(Path(sys.executable).parent)
+    servers = {
+        "gunicorn+uvicorn x3": [
+            f"{python}/gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "chronoverse.asgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "3",
+        ],
+        "daphne x1": [f"{python}/daphne", "-b", "127.0.0.1", "-p", str(port), "chronoverse.asgi:application"],
+    }
+    for name, command in servers.items():
+        process = _serve(command, port)
+        try:
+            _load(port, token, seconds=2)  # warm-up: connections, caches
+            rps, p50, p99 = _load(port, token)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+        report(f"workflow list, 20 clients, {name}", rps, "req/s")
+        report(f"/healthz meanwhile, {name}", p99, "ms p99", f"(p50 {p50:.1f} ms)")
+
+
 def main() -> None:
     call_command("migrate", verbosity=0)
     get_redis().flushdb()
@@ -153,6 +245,7 @@ def main() -> None:
     bench_logs(user)
     bench_containers(user)
     bench_rrule()
+    bench_web(user)
 
 
 if __name__ == "__main__":

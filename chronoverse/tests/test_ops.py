@@ -128,3 +128,21 @@ def test_the_dashboards_own_pages_run_no_inline_script(client, user):
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", body), path
         assert not re.search(r"\son[a-z]+=", body), path
         assert 'style="' not in body, path
+
+
+def test_a_chunked_request_body_is_read(live_server_url, transactional_db):
+    import requests
+
+    def chunks():
+        yield b'{"email": "chunked@example.com",'
+        yield b' "password": "a-long-password"}'
+
+    response = requests.post(
+        f"{live_server_url}/api/v1/auth/register",
+        data=chunks(),  # a generator: requests sends it with Transfer-Encoding: chunked
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["user"]["email"] == "chunked@example.com"
