@@ -367,22 +367,21 @@ def container_wait(container_id: str, *, timeout: float) -> int | None:
         client.close()
 
 
-def _still_running(client: docker.DockerClient, container_id: str) -> bool:
+def _inspected_state(client: docker.DockerClient, container_id: str) -> dict:
     try:
-        return bool(client.api.inspect_container(container_id)["State"]["Running"])
+        return client.api.inspect_container(container_id)["State"]
     except NotFound as exc:
         raise _gone(container_id) from exc
     except (*TRANSPORT_ERRORS, DockerException) as exc:
         raise _unavailable(exc) from exc
+
+
+def _still_running(client: docker.DockerClient, container_id: str) -> bool:
+    return bool(_inspected_state(client, container_id)["Running"])
 
 
 def _exit_code(client: docker.DockerClient, container_id: str) -> int:
-    try:
-        return int(client.api.inspect_container(container_id)["State"]["ExitCode"])
-    except NotFound as exc:
-        raise _gone(container_id) from exc
-    except (*TRANSPORT_ERRORS, DockerException) as exc:
-        raise _unavailable(exc) from exc
+    return int(_inspected_state(client, container_id)["ExitCode"])
 
 
 def container_state(container_id: str) -> dict:
