@@ -19,10 +19,12 @@ from datetime import datetime
 from typing import TypeVar
 
 import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from accounts.models import ApiToken
 from accounts.services import TOKEN_REVOKED_CHANNEL
 
 logger = logging.getLogger(__name__)
@@ -88,6 +90,11 @@ class Relay:
                 await pubsub.subscribe(TOKEN_REVOKED_CHANNEL)
                 self.connected.set()
                 delay = 0.1
+                if self.reconnects and self._revocable:
+                    # Revocations published while Redis was away were never heard: ask the database.
+                    for token_id in await _unusable_tokens(list(self._revocable)):
+                        for ended in self._revocable.get(token_id, ()):
+                            ended.set()
                 async for message in pubsub.listen():
                     if message["type"] == "pmessage":
                         await self._fan_out(message["channel"], message["data"])
@@ -116,6 +123,13 @@ class Relay:
                 # A socket that cannot take a message is gone (it may have died without disconnecting).
                 logger.warning("dropping a socket of %s that failed a delivery", user_id, exc_info=True)
                 self.unregister(user_id, deliver)
+
+
+@sync_to_async
+def _unusable_tokens(token_ids: list[str]) -> set[str]:
+    now = timezone.now()
+    usable = ApiToken.objects.filter(pk__in=token_ids, revoked_at__isnull=True).exclude(expires_at__lte=now)
+    return set(token_ids) - {str(pk) for pk in usable.values_list("pk", flat=True)}
 
 
 # One relay per event loop: Daphne runs one loop per process; tests may run several in turn.

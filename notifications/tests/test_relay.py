@@ -38,12 +38,16 @@ def own_redis():
 
     handle = SimpleNamespace(url=url, process=start())
 
-    def restart() -> None:
+    def stop() -> None:
         handle.process.terminate()
         handle.process.wait(timeout=10)
+
+    def restart() -> None:
+        stop()
         handle.process = start()
 
-    handle.restart = restart
+    handle.stop, handle.restart = stop, restart
+    handle.start = lambda: setattr(handle, "process", start())
     handle.numpat = lambda: redis.Redis.from_url(url).pubsub_numpat()
     yield handle
     handle.process.terminate()
@@ -229,3 +233,18 @@ def test_a_socket_stays_open_and_live_past_redis_read_timeouts(server, own_redis
         notification = notification_create(user=user, kind="SYSTEM_ALERT", payload={})
 
         assert json.loads(ws.recv(timeout=5))["id"] == str(notification.id)
+
+
+def test_a_token_revoked_while_redis_was_away_still_closes_its_socket(server, own_redis, user, make_token):
+    from accounts.services import token_revoke
+
+    token, secret = make_token(user)
+    with socket_for(server, secret) as ws:
+        wait_for(lambda: own_redis.numpat() == 1)
+        own_redis.stop()
+
+        token_revoke(user=user, token_id=token.pk)  # its announcement finds no Redis to go to
+        own_redis.start()
+
+        # The relay, back on Redis, asks the database about the tokens it watches.
+        assert close_code(ws, within=15) == 4401
