@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -124,11 +125,33 @@ def _announce_revoked(token: ApiToken) -> None:
     transaction.on_commit(lambda: get_redis().publish(TOKEN_REVOKED_CHANNEL, token_id), robust=True)
 
 
+# Which user a token digest belongs to, as this process last saw it: lets a request from a user who
+# has used up their rate limit be refused before any database work (see accounts.middleware).
+_TOKEN_OWNERS: dict[str, tuple[str, float]] = {}
+_TOKEN_OWNERS_MAX = 10_000
+TOKEN_OWNER_TTL_SECONDS = 300.0
+
+
+def token_owner_seen(secret: str) -> str | None:
+    """The user id a recent successful authentication gave this secret, if any (no database)."""
+    seen = _TOKEN_OWNERS.get(_digest(secret))
+    if seen is None or seen[1] < time.monotonic():
+        return None
+    return seen[0]
+
+
+def _remember_owner(digest: str, user_id) -> None:
+    if len(_TOKEN_OWNERS) >= _TOKEN_OWNERS_MAX:
+        _TOKEN_OWNERS.clear()  # crude but bounded; the map refills from the next requests
+    _TOKEN_OWNERS[digest] = (str(user_id), time.monotonic() + TOKEN_OWNER_TTL_SECONDS)
+
+
 def token_authenticate(secret: str) -> tuple[User, ApiToken] | None:
     """The user and token for a presented bearer secret, or None if it is unknown, revoked or expired."""
     if not secret.startswith(TOKEN_MARK) or len(secret) > 128:
         return None
-    token = ApiToken.objects.select_related("user").filter(digest=_digest(secret)).first()
+    digest = _digest(secret)
+    token = ApiToken.objects.select_related("user").filter(digest=digest).first()
     now = timezone.now()
     if token is None or not token.is_usable(now) or not token.user.is_active:
         return None
@@ -137,6 +160,7 @@ def token_authenticate(secret: str) -> tuple[User, ApiToken] | None:
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
         ).update(last_used_at=now)
         token.last_used_at = now
+    _remember_owner(digest, token.user_id)
     return token.user, token
 
 

@@ -53,6 +53,20 @@ def rate_limit_hit(scope: str, ident: str) -> RateDecision:
     return RateDecision(False, (window + 1) * period - now)
 
 
+def rate_limit_spent(scope: str, ident: str) -> RateDecision:
+    """Whether `ident` has already used up its limit in this window, without counting a hit."""
+    limit, period = parse_rate(settings.RATE_LIMITS[scope])
+    now = time.time()
+    window = int(now // period)
+    try:
+        count = int(get_redis().get(f"ratelimit:{scope}:{ident}:{window}") or 0)
+    except redis.RedisError:
+        return RateDecision(True, 0.0)
+    if count < limit:
+        return RateDecision(True, 0.0)
+    return RateDecision(False, (window + 1) * period - now)
+
+
 def client_ip(request) -> str:
     # Behind a proxy, the operator sets REMOTE_ADDR through the proxy's own middleware; we do not
     # trust X-Forwarded-For from arbitrary clients.

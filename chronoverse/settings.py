@@ -115,6 +115,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "chronoverse.middleware.request_size_limit_middleware",
+    "accounts.middleware.early_rate_limit_middleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -143,13 +144,23 @@ TEMPLATES = [
     },
 ]
 
+# A pool of connections per process (psycopg_pool), for the web process: under ASGI each request
+# runs on a thread of its own, so a persistent per-thread connection would be opened every time.
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 0, minimum=0, maximum=100)
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", "postgres://chronoverse@127.0.0.1:5433/chronoverse"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        conn_max_age=0 if DATABASE_POOL_SIZE else env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        # With a pool, this makes it check a connection before lending it (a database restart).
         conn_health_checks=True,
     )
 }
+if DATABASE_POOL_SIZE:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_SIZE,
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6380/0")

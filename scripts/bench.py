@@ -144,12 +144,12 @@ def bench_rrule(calls: int = 200) -> None:
     report("next run of a year-old minutely rrule", elapsed / calls * 1000, "ms", "(per workflow per tick)")
 
 
-def _serve(command: list[str], port: int):
+def _serve(command: list[str], port: int, **extra_env: str):
     import subprocess
 
     import requests
 
-    env = {**os.environ, "RATE_LIMIT_API_USER": "10000000/min", "DATABASE_CONN_MAX_AGE": "60"}
+    env = {**os.environ, "RATE_LIMIT_API_USER": "10000000/min", "DATABASE_CONN_MAX_AGE": "60", **extra_env}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -211,21 +211,15 @@ def bench_web(user: User) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     python = str(Path(sys.executable).parent)
+    # As supervisord.conf starts it (a connection pool per process), and as `make run` did before.
+    gunicorn = [f"{python}/gunicorn", "-c", "gunicorn.conf.py", "chronoverse.asgi:application"]
+    daphne = [f"{python}/daphne", "-b", "127.0.0.1", "-p", str(port), "chronoverse.asgi:application"]
     servers = {
-        "gunicorn+uvicorn x3": [
-            f"{python}/gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "chronoverse.asgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "3",
-        ],
-        "daphne x1": [f"{python}/daphne", "-b", "127.0.0.1", "-p", str(port), "chronoverse.asgi:application"],
+        "gunicorn+uvicorn x3": ([*gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "3"], "10"),
+        "daphne x1": (daphne, "0"),
     }
-    for name, command in servers.items():
-        process = _serve(command, port)
+    for name, (command, pool) in servers.items():
+        process = _serve(command, port, DATABASE_POOL_SIZE=pool)
         try:
             _load(port, token, seconds=2)  # warm-up: connections, caches
             rps, p50, p99 = _load(port, token)

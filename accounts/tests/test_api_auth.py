@@ -216,3 +216,29 @@ def test_session_writes_need_the_csrf_token(user):
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "permission_denied"
     assert accepted.status_code == 200
+
+
+def test_a_user_past_their_limit_is_refused_before_any_database_work(
+    api, user, make_token, settings, django_assert_num_queries
+):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "api_user": "2/min"}
+    _, secret = make_token(user)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert [api.get(ME).status_code for _ in range(3)] == [200, 200, 429]
+
+    with django_assert_num_queries(0):
+        refused = api.get(ME)
+
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) >= 1
+    # Another user of the same process is not affected.
+    _, other = make_token(make_user_for_limit(user))
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {other}")
+    assert api.get(ME).status_code == 200
+
+
+def make_user_for_limit(user):
+    from accounts.models import User
+
+    return User.objects.create_user(email=f"other-{user.pk}@example.com", password="another-password")
