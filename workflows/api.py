@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from accounts.services import RequestContext
 from chronoverse.pagination import keyset_page
-from chronoverse.serializers import ModelSerializer
+from chronoverse.serializers import ModelSerializer, format_timestamp
 from workflows import selectors, services
 from workflows.models import BuildStatus, Workflow, WorkflowKind
 from workflows.validation import WorkflowFields
@@ -45,6 +45,32 @@ class WorkflowSerializer(ModelSerializer):
             "updated_at",
             "terminated_at",
         ]
+
+    def to_representation(self, workflow: Workflow) -> dict:
+        # A list of 50 is the API's busiest read: building the dict directly costs a fraction of
+        # DRF's field-by-field walk, for the very same output (a test compares the two).
+        return {
+            "id": str(workflow.id),
+            "user_id": str(workflow.user_id),
+            "name": workflow.name,
+            "kind": workflow.kind,
+            "payload": workflow.payload,
+            "interval": workflow.interval,
+            "schedule": workflow.schedule,
+            "timezone": workflow.timezone,
+            "max_consecutive_job_failures_allowed": workflow.max_consecutive_job_failures_allowed,
+            "consecutive_job_failures_count": workflow.consecutive_job_failures_count,
+            "concurrency_policy": workflow.concurrency_policy,
+            "tags": list(workflow.tags),
+            "start_at": format_timestamp(workflow.start_at),
+            "end_at": format_timestamp(workflow.end_at),
+            "build_status": workflow.build_status,
+            "build_error": workflow.build_error,
+            "next_run_at": format_timestamp(workflow.next_run_at),
+            "created_at": format_timestamp(workflow.created_at),
+            "updated_at": format_timestamp(workflow.updated_at),
+            "terminated_at": format_timestamp(workflow.terminated_at),
+        }
 
 
 class WorkflowUpdateFields(WorkflowFields):

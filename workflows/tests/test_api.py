@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuditLog
 from notifications.models import Notification
+from workflows import services as workflow_services
 from workflows.models import Workflow
 
 pytestmark = pytest.mark.django_db
@@ -262,3 +263,36 @@ def test_a_broker_outage_after_commit_does_not_turn_a_created_workflow_into_a_50
     assert response.status_code == 201
     # The build is still QUEUED in Postgres: requeue_stale_builds sends it again once Redis is back.
     assert Workflow.objects.get(pk=response.json()["id"]).builds.get().status == "QUEUED"
+
+
+def test_the_fast_workflow_representation_is_exactly_what_drf_would_build(user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rest_framework import serializers
+
+    from workflows.api import WorkflowSerializer
+
+    now = timezone.now()
+    made = [
+        workflow_services.workflow_create(user=user, data=data)[0]
+        for data in (
+            {"name": "hb", "kind": "HEARTBEAT", "payload": {}, "interval": 5, "tags": ["a", "b"]},
+            {
+                "name": "cron",
+                "kind": "WEBHOOK",
+                "payload": {"url": "https://example.com/hook", "headers": {"X-A": "1"}},
+                "schedule": {"cron": "*/5 * * * *"},
+                "timezone": "Europe/Paris",
+                "start_at": (now + timedelta(days=1)).isoformat(),
+                "end_at": (now + timedelta(days=9)).isoformat(),
+                "concurrency_policy": "ALLOW",
+            },
+            {"name": "box", "kind": "CONTAINER", "payload": {"image": "chronoverse/busybox:latest"}, "interval": 60},
+        )
+    ]
+    workflow_services.workflow_terminate(workflow=made[0])
+
+    for workflow in Workflow.objects.filter(pk__in=[w.pk for w in made]):
+        drf = serializers.ModelSerializer.to_representation(WorkflowSerializer(), workflow)
+        assert WorkflowSerializer(workflow).data == dict(drf)
