@@ -13,13 +13,13 @@ from chronoverse.pagination import keyset_page
 from chronoverse.serializers import ModelSerializer, format_timestamp
 from workflows import selectors, services
 from workflows.models import BuildStatus, Workflow, WorkflowKind
-from workflows.validation import WorkflowFields
+from workflows.validation import PayloadField, ScheduleField, WorkflowFields
 
 
 class WorkflowSerializer(ModelSerializer):
     user_id = serializers.UUIDField(read_only=True)
-    payload = serializers.JSONField()
-    schedule = serializers.JSONField(allow_null=True)
+    payload = PayloadField()
+    schedule = ScheduleField(allow_null=True)
 
     class Meta:
         model = Workflow

@@ -32,10 +32,18 @@ UPDATABLE = (
 )
 
 
+class PayloadField(serializers.JSONField):
+    """A workflow's payload: documented as one of the kinds' payload schemas (workflows.schema)."""
+
+
+class ScheduleField(serializers.JSONField):
+    """A workflow's schedule: documented as one of its forms (workflows.schema)."""
+
+
 class WorkflowFields(StrictSerializer):
     name = StrictCharField(min_length=1, max_length=255)
     kind = serializers.ChoiceField(choices=WorkflowKind.choices)
-    payload = serializers.JSONField(help_text="A JSON object valid for the kind (a string holding one is accepted).")
+    payload = PayloadField(help_text="A JSON object valid for the kind (a string holding one is accepted).")
     interval = StrictIntegerField(
         min_value=1,
         max_value=MAX_INTERVAL_MINUTES,
@@ -43,7 +51,7 @@ class WorkflowFields(StrictSerializer):
         allow_null=True,
         help_text="Minutes between runs; exactly one of interval and schedule.",
     )
-    schedule = serializers.JSONField(
+    schedule = ScheduleField(
         required=False,
         allow_null=True,
         help_text='{"cron": "*/5 * * * *"} | {"rrule": "FREQ=..."} | {"at": "<RFC 3339>"}',

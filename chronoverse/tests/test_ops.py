@@ -88,6 +88,28 @@ def test_the_schema_generates_without_warnings(tmp_path):
     assert "/api/v1/users/me" in (tmp_path / "schema.yaml").read_text()
 
 
+def test_the_schema_types_payload_and_schedule_so_clients_can_build_bodies(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--file", str(tmp_path / "schema.yaml"))
+    schemas = yaml.safe_load((tmp_path / "schema.yaml").read_text())["components"]["schemas"]
+
+    created = schemas["WorkflowFieldsRequest"]["properties"]
+    assert [shape.get("$ref", shape.get("type")) for shape in created["payload"]["anyOf"]] == [
+        "#/components/schemas/HeartbeatPayloadRequest",
+        "#/components/schemas/ContainerPayloadRequest",
+        "#/components/schemas/WebhookPayloadRequest",
+        "string",
+    ]
+    assert [shape["$ref"].rsplit("/", 1)[1] for shape in created["schedule"]["oneOf"]] == [
+        "CronScheduleRequest",
+        "RruleScheduleRequest",
+        "AtScheduleRequest",
+    ]
+    assert schemas["WebhookPayloadRequest"]["required"] == ["url"]
+    assert "image" in schemas["ContainerPayloadRequest"]["properties"]
+
+
 def test_metrics_are_for_this_machine_or_the_operators_token(client, settings):
     assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 403
 
