@@ -120,13 +120,16 @@ class Platform:
             return self.process.wait(timeout=10)
 
     def remove_containers(self) -> None:
-        """Whatever containers this installation left (none, if all went well) are removed."""
+        """Whatever containers this installation left (none, if all went well) are removed, and the
+        images it built (its workflows outlive it in a dropped database)."""
         client = docker.from_env(timeout=30)
+        mine = {"label": f"{INSTALLATION_LABEL}={self.installation}"}
         try:
-            for container in client.containers.list(
-                all=True, filters={"label": f"{INSTALLATION_LABEL}={self.installation}"}
-            ):
+            for container in client.containers.list(all=True, filters=mine):
                 container.remove(force=True)
+            for image in client.images.list(filters=mine):
+                for tag in image.tags:
+                    client.images.remove(tag, force=True)
         finally:
             client.close()
 

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -227,7 +228,8 @@ def test_the_docker_engine_stopped_during_a_job_and_a_build(platform):
     built = platform.workflow(
         name="slow build",
         kind="CONTAINER",
-        payload={"dockerfile": 'FROM chronoverse/busybox:latest\nRUN sleep 8\nCMD ["echo", "built"]\n'},
+        # A line of its own, so that no earlier run's layer cache can finish the build at once.
+        payload={"dockerfile": f'FROM chronoverse/busybox:latest\nRUN echo {uuid.uuid4()} && sleep 8\nCMD ["true"]\n'},
         interval=60,
     )
     wait_until(
