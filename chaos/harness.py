@@ -11,10 +11,12 @@ what happened is read from its PostgreSQL database.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +24,8 @@ from pathlib import Path
 import docker
 import psycopg
 import requests
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -119,7 +123,7 @@ class Platform:
             self.process.kill()
             return self.process.wait(timeout=10)
 
-    def remove_containers(self) -> None:
+    def remove_leftovers(self) -> None:
         """Whatever containers this installation left (none, if all went well) are removed, and the
         images it built (its workflows outlive it in a dropped database)."""
         client = docker.from_env(timeout=30)
@@ -215,6 +219,35 @@ class Platform:
             return client.containers.list(all=True, filters={"label": wanted})
         finally:
             client.close()
+
+
+class Listener(threading.Thread):
+    """A notifications socket that reconnects when it is closed, as the dashboard's does."""
+
+    def __init__(self, platform: Platform):
+        super().__init__(daemon=True)
+        self.platform, self.messages, self.connects = platform, [], 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                with connect(self.platform.ws_url("/ws/notifications/"), open_timeout=3) as socket:
+                    self.connects += 1
+                    while not self.stopping.is_set():
+                        try:
+                            self.messages.append(json.loads(socket.recv(timeout=0.5)))
+                        except TimeoutError:
+                            continue
+            except (ConnectionClosed, OSError, TimeoutError, InvalidStatus):
+                time.sleep(0.3)
+
+    def saw(self, kind: str, job_id: str) -> bool:
+        return any(m.get("kind") == kind and (m.get("payload") or {}).get("job_id") == job_id for m in self.messages)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=5)
 
 
 def provision() -> None:

@@ -55,7 +55,7 @@ def main() -> int:
         return soak(platform, args, f"http://127.0.0.1:{target.server_address[1]}/health")
     finally:
         platform.stop()
-        platform.remove_containers()
+        platform.remove_leftovers()
         target.shutdown()
 
 

@@ -18,9 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from harness import PROGRAMS, ROOT, Platform, provision, wait_until
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
+from harness import PROGRAMS, ROOT, Listener, Platform, provision, wait_until
 
 RESULTS = ROOT / ".data" / "chaos-results.json"
 measured: dict[str, object] = {}
@@ -48,38 +46,9 @@ def platform(tmp_path_factory):
         yield handle
     finally:
         handle.stop()
-        handle.remove_containers()
+        handle.remove_leftovers()
         RESULTS.parent.mkdir(exist_ok=True)
         RESULTS.write_text(json.dumps(measured, indent=2, default=str))
-
-
-class Listener(threading.Thread):
-    """A notifications socket that reconnects when it is closed, as the dashboard's does."""
-
-    def __init__(self, platform: Platform):
-        super().__init__(daemon=True)
-        self.platform, self.messages, self.connects = platform, [], 0
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                with connect(self.platform.ws_url("/ws/notifications/"), open_timeout=3) as socket:
-                    self.connects += 1
-                    while not self.stopping.is_set():
-                        try:
-                            self.messages.append(json.loads(socket.recv(timeout=0.5)))
-                        except TimeoutError:
-                            continue
-            except (ConnectionClosed, OSError, TimeoutError, InvalidStatus):
-                time.sleep(0.3)
-
-    def saw(self, kind: str, job_id: str) -> bool:
-        return any(m.get("kind") == kind and (m.get("payload") or {}).get("job_id") == job_id for m in self.messages)
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.join(timeout=5)
 
 
 def finished(platform: Platform, job_id: str, timeout: float = 90) -> dict:

@@ -195,6 +195,11 @@ def job_renew_lease(*, job_id, worker: str) -> bool:
     )
 
 
+def _ran_for(job: Job, now) -> float | None:
+    """Seconds since the job started, for a job that ends without an outcome of its own."""
+    return (now - job.started_at).total_seconds() if job.started_at else None
+
+
 def _held(job: Job, from_status: str, worker: str | None) -> dict:
     """The condition that this caller still holds the job: its status and, for a worker, the claim."""
     return {"pk": job.pk, "status": from_status, **({"worker": worker} if worker is not None else {})}
@@ -286,7 +291,7 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
             infrastructure_failure=True,
             error=f"{reason} (gave up after {job.attempt} attempts)",
             updated_at=now,
-            duration_seconds=(now - job.started_at).total_seconds() if job.started_at else None,
+            duration_seconds=_ran_for(job, now),
         ):
             return ""
         job.refresh_from_db()
@@ -404,9 +409,7 @@ def job_cancel(
                 completed_at=now,
                 lease_expires_at=None,
                 updated_at=now,
-                duration_seconds=(now - job.started_at).total_seconds()
-                if was == JobStatus.RUNNING and job.started_at
-                else None,
+                duration_seconds=_ran_for(job, now) if was == JobStatus.RUNNING else None,
             )
             job = Job.objects.select_related("workflow", "user").get(pk=job.pk)
             _announce_canceled(job)
@@ -451,7 +454,7 @@ def job_cancel_complete(*, job: Job, from_status: str = JobStatus.RUNNING, worke
             completed_at=now,
             lease_expires_at=None,
             updated_at=now,
-            duration_seconds=(now - job.started_at).total_seconds() if job.started_at else None,
+            duration_seconds=_ran_for(job, now),
         ):
             return False
         _announce_canceled(Job.objects.select_related("workflow", "user").get(pk=job.pk))

@@ -21,6 +21,23 @@ from workflows import services as workflow_services
 BUSYBOX = "chronoverse/busybox:latest"
 
 
+def small_container(command: list[str], labels: dict[str, str], *, network: str = "none") -> str:
+    """A job-like container made the platform's way (created, not started)."""
+    return docker_engine.container_create(
+        image=BUSYBOX,
+        entrypoint=None,
+        command=command,
+        env={},
+        working_dir=None,
+        memory_mb=32,
+        cpus=0.5,
+        pids_limit=16,
+        network=network,
+        mounts=[],
+        labels=labels,
+    )
+
+
 def test_a_cancel_is_reported_once_the_container_has_stopped_gracefully(
     celery_worker, user, auth_api, settings, docker_client
 ):
@@ -142,19 +159,7 @@ def test_each_database_is_its_own_installation_unless_named(settings, transactio
 
 def test_job_containers_and_built_images_carry_the_installation(user, docker_client, transactional_db, settings):
     settings.INSTALLATION_ID = f"test-{uuid.uuid4().hex[:8]}"
-    container_id = docker_engine.container_create(
-        image=BUSYBOX,
-        entrypoint=None,
-        command=["true"],
-        env={},
-        working_dir=None,
-        memory_mb=32,
-        cpus=0.5,
-        pids_limit=16,
-        network="none",
-        mounts=[],
-        labels={docker_engine.JOB_LABEL: str(uuid.uuid4())},
-    )
+    container_id = small_container(["true"], {docker_engine.JOB_LABEL: str(uuid.uuid4())})
     tag = f"chronoverse-test/labelled:{uuid.uuid4().hex[:8]}"
     try:
         labels = docker_client.containers.get(container_id).labels
@@ -179,18 +184,8 @@ def test_the_reaper_stops_the_container_of_a_cancel_whose_worker_was_lost(user, 
         worker="gone:1",
         lease_expires_at=now + timedelta(minutes=5),
     )
-    container_id = docker_engine.container_create(
-        image=BUSYBOX,
-        entrypoint=None,
-        command=["sh", "-c", "echo alive; sleep 120"],
-        env={},
-        working_dir=None,
-        memory_mb=32,
-        cpus=0.5,
-        pids_limit=16,
-        network="none",
-        mounts=[],
-        labels={docker_engine.JOB_LABEL: str(job.pk), docker_engine.ATTEMPT_LABEL: "1"},
+    container_id = small_container(
+        ["sh", "-c", "echo alive; sleep 120"], {docker_engine.JOB_LABEL: str(job.pk), docker_engine.ATTEMPT_LABEL: "1"}
     )
     docker_client.containers.get(container_id).start()
     services.job_cancel(job=job, canceled_by="test")

@@ -9,6 +9,7 @@ from chronoverse.errors import ServiceError
 from conftest import wait_for
 from jobs import docker_engine
 from jobs.models import Job
+from jobs.tests.test_container_truth import small_container
 from jobs.tests.test_execution import finished, lines, make_workflow, run_now, shell
 from workflows import services as workflow_services
 
@@ -71,18 +72,10 @@ def test_the_user_and_read_only_options_are_honoured(celery_worker, user, docker
 def test_job_containers_cannot_reach_one_another(celery_worker, user, make_user, docker_client):
     # Another user's job, serving on the jobs network as a job container would.
     network = docker_engine.network_ensure_isolated(docker_engine.jobs_network_name())
-    server_id = docker_engine.container_create(
-        image=BUSYBOX,
-        entrypoint=None,
-        command=["sh", "-c", "while true; do echo secret | nc -l -p 8080; done"],
-        env={},
-        working_dir=None,
-        memory_mb=32,
-        cpus=0.5,
-        pids_limit=16,
+    server_id = small_container(
+        ["sh", "-c", "while true; do echo secret | nc -l -p 8080; done"],
+        {docker_engine.JOB_LABEL: "neighbour"},
         network=network,
-        mounts=[],
-        labels={docker_engine.JOB_LABEL: "neighbour"},
     )
     try:
         server = docker_client.containers.get(server_id)
