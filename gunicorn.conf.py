@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import signal
 
@@ -25,3 +26,10 @@ def post_fork(server, worker) -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() == 1:  # the master died before the line above: nobody would end us
         os._exit(1)
+
+
+def post_worker_init(worker) -> None:
+    # Django, DRF and the URL and schema tables are loaded now and live as long as the worker: out
+    # of the collector's sight, they no longer make each full collection a pause of 100-250 ms in
+    # which no request (not even /healthz) is answered.
+    gc.freeze()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.models import ApiToken, AuditLog, NotificationPreference, TokenScope, User
 from chronoverse.pagination import keyset_page
+from chronoverse.schema import page_parameters
 from chronoverse.serializers import ModelSerializer, StrictCharField, StrictSerializer, format_timestamp
 
 
@@ -45,13 +46,14 @@ class LoginSerializer(StrictSerializer):
 
 
 class UserUpdateSerializer(StrictSerializer):
+    WHOLE_ON_PATCH = True
     notification_preference = serializers.ChoiceField(choices=NotificationPreference.choices)
 
 
 class TokenCreateSerializer(StrictSerializer):
     name = StrictCharField(min_length=1, max_length=100)
     scopes = serializers.ListField(
-        child=serializers.ChoiceField(choices=TokenScope.choices), allow_empty=False, max_length=2
+        child=serializers.ChoiceField(choices=TokenScope.choices), allow_empty=False, min_length=1, max_length=2
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
@@ -145,10 +147,7 @@ class MeView(APIView):
         return Response(UserSerializer(user).data)
 
 
-_PAGE_PARAMS = [
-    OpenApiParameter("cursor", str, description="Opaque cursor from the previous page"),
-    OpenApiParameter("limit", int, description="Page size, 1-50 (default 50)"),
-]
+_PAGE_PARAMS = page_parameters()
 
 
 @extend_schema(tags=["tokens"])

@@ -12,11 +12,12 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.ws_auth import WebSocketAuth  # noqa: E402
+from chronoverse.ops import answer_liveness_first  # noqa: E402
 from chronoverse.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": answer_liveness_first(django_asgi_app),
         "websocket": WebSocketAuth(URLRouter(websocket_urlpatterns)),
     }
 )

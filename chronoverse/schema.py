@@ -1,6 +1,47 @@
-"""OpenAPI post-processing: every operation documents the shared error format of the contract."""
+"""OpenAPI: every operation documents the shared error format of the contract, and every strict
+request body says that it takes no other keys."""
 
 from __future__ import annotations
+
+import copy
+
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import OpenApiParameter
+
+from chronoverse.pagination import DEFAULT_LIMIT
+
+
+def page_parameters(*, maximum: int = DEFAULT_LIMIT) -> list[OpenApiParameter]:
+    """`cursor` and `limit` of a paged list, with the bounds the list enforces."""
+    return [
+        OpenApiParameter("cursor", str, description="Opaque cursor from the previous page"),
+        OpenApiParameter(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": maximum, "default": maximum},
+            description=f"Page size, 1-{maximum}",
+        ),
+    ]
+
+
+def strict_request(schema: dict, direction: str) -> dict:
+    """A StrictSerializer answers 400 to an undeclared key: as a request body it is closed."""
+    if direction == "request" and schema.get("type") == "object":
+        schema["additionalProperties"] = False
+    return schema
+
+
+class StrictSerializerExtension(OpenApiSerializerExtension):
+    target_class = "chronoverse.serializers.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction) -> dict:
+        serializer = self.target
+        if getattr(serializer, "partial", False) and getattr(serializer, "WHOLE_ON_PATCH", False):
+            # drf-spectacular documents every PATCH body as partial; this one is validated whole.
+            serializer = copy.copy(serializer)
+            serializer.partial = False
+        return strict_request(auto_schema._map_serializer(serializer, direction, bypass_extensions=True), direction)
+
 
 ERROR_SCHEMA = {
     "type": "object",

@@ -286,6 +286,10 @@ SPECTACULAR_SETTINGS = {
         "NotificationKindEnum": "notifications.models.NotificationKind",
         "BuildStatusEnum": "workflows.models.BuildStatus",
         "JobStatusEnum": "jobs.models.JobStatus",
+        # The one-kind enums of each payload and of each new workflow's variant.
+        "HeartbeatKindEnum": ["HEARTBEAT"],
+        "ContainerKindEnum": ["CONTAINER"],
+        "WebhookKindEnum": ["WEBHOOK"],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -17,6 +17,7 @@ from accounts.models import ApiToken
 from accounts.services import RequestContext
 from chronoverse.errors import ServiceError
 from chronoverse.pagination import keyset_page
+from chronoverse.schema import page_parameters
 from chronoverse.serializers import ModelSerializer, format_timestamp
 from jobs import live, selectors, services
 from jobs.models import Job, JobLog, JobStatus, JobTrigger
@@ -52,7 +53,7 @@ class LogSerializer(ModelSerializer):
         fields = ["sequence", "stream", "message", "timestamp"]
 
 
-_PAGE = [OpenApiParameter("cursor", str), OpenApiParameter("limit", int)]
+_PAGE = page_parameters()
 
 
 @extend_schema(tags=["jobs"])
@@ -116,8 +117,7 @@ class JobLogsView(APIView):
         parameters=[
             OpenApiParameter("stream", str, enum=["stdout", "stderr"]),
             OpenApiParameter("q", str, description="Substring, case-insensitive"),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("limit", int, description="1-1000"),
+            *page_parameters(maximum=1000),
         ],
         responses=inline_serializer(
             "LogList", {"logs": LogSerializer(many=True), "cursor": serializers.CharField(allow_null=True)}
@@ -203,6 +203,17 @@ class JobLogsRawView(APIView):
         return response
 
 
+# One event of the stream, as clients (and schemathesis) parse them: the comments are not events.
+SSE_EVENT = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["log", "status", "end"]},
+        "data": {"type": "string", "description": "JSON: a Log for `log`, a Job for `status` and `end`."},
+    },
+}
+
+
 def _sse(event: str, data) -> str:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
@@ -215,7 +226,7 @@ class JobEventsView(APIView):
         operation_id="job_events",
         description="Server-Sent Events: `log` (a Log) for each stored line and then each new one, `status` "
         "(a Job) when the job changes, `end` (a Job) when it finishes; `: keep-alive` comments while quiet.",
-        responses={(200, "text/event-stream"): str},
+        responses={(200, "text/event-stream"): OpenApiResponse(response=SSE_EVENT)},
     )
     def get(self, request: Request, job_id) -> StreamingHttpResponse:
         job = selectors.job_get(user=request.user, job_id=job_id)

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chronoverse.pagination import keyset_page
+from chronoverse.schema import page_parameters
 from chronoverse.serializers import ModelSerializer, StrictSerializer, StrictUUIDField
 from notifications import selectors, services
 from notifications.models import Notification, NotificationKind
@@ -23,6 +24,7 @@ class NotificationSerializer(ModelSerializer):
 
 
 class MarkReadSerializer(StrictSerializer):
+    WHOLE_ON_PATCH = True
     ids = serializers.ListField(child=StrictUUIDField(), min_length=1, max_length=services.MAX_MARK_READ)
 
 
@@ -33,8 +35,7 @@ class NotificationListView(APIView):
         parameters=[
             OpenApiParameter("kind", str, enum=NotificationKind.values),
             OpenApiParameter("unread", str, enum=["true", "false"]),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("limit", int, description="1-50"),
+            *page_parameters(),
         ],
         responses=inline_serializer(
             "NotificationList",

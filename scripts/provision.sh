@@ -18,7 +18,8 @@ as_root() {
 }
 
 install_packages() {
-  local wanted=(postgresql-15 redis-server docker.io busybox-static debootstrap docker-registry)
+  # wrk is the benchmarks' HTTP load generator (C: it leaves the CPU to the server it measures).
+  local wanted=(postgresql-15 redis-server docker.io busybox-static debootstrap docker-registry wrk)
   local missing=()
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

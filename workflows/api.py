@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from accounts.services import RequestContext
 from chronoverse.pagination import keyset_page
+from chronoverse.schema import page_parameters
 from chronoverse.serializers import ModelSerializer, format_timestamp
 from workflows import selectors, services
 from workflows.models import BuildStatus, Workflow, WorkflowKind
@@ -84,8 +85,7 @@ _LIST_PARAMS = [
     OpenApiParameter("terminated", str, enum=["true", "false"]),
     OpenApiParameter("tag", str),
     OpenApiParameter("query", str, description="Name contains (case-insensitive)"),
-    OpenApiParameter("cursor", str),
-    OpenApiParameter("limit", int, description="1-50, default 50"),
+    *page_parameters(),
 ]
 
 
@@ -110,7 +110,7 @@ class WorkflowListView(APIView):
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                str,
+                {"type": "string", "minLength": 1, "maxLength": 255},
                 location=OpenApiParameter.HEADER,
                 description="Repeat-safe creation: same key and body, same workflow",
             )

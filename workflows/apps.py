@@ -6,4 +6,4 @@ class WorkflowsConfig(AppConfig):
     name = "workflows"
 
     def ready(self) -> None:
-        from workflows import schema  # noqa: F401  (registers the OpenAPI shapes of payload and schedule)
+        from workflows import schema  # noqa: F401  (registers the OpenAPI shapes; it imports chronoverse.schema's)

@@ -1,15 +1,20 @@
 """OpenAPI shapes of a workflow's `payload` and `schedule`, so that clients (and fuzzers) can build
-valid bodies: the payload is any of the kinds' payload schemas (the kind field says which applies;
-`{}` is a valid HEARTBEAT and also the start of other kinds', so anyOf rather than oneOf), and the
-schedule is one of its forms."""
+valid bodies. In answers the payload is any of the kinds' payload schemas (`{}` is a valid
+HEARTBEAT and also the start of other kinds', so anyOf rather than oneOf); a new workflow's body is
+one of a variant per kind and timing, each with its kind's payload and exactly one of `interval`
+and `schedule`; the schedule is one of its forms."""
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+import copy
+
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
+from chronoverse.schema import strict_request
 from chronoverse.serializers import StrictSerializer
 from workflows.payloads import SCHEMAS
+from workflows.validation import TAG
 
 
 class CronSchedule(StrictSerializer):
@@ -43,3 +48,42 @@ class ScheduleFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction) -> dict:
         return {"oneOf": _refs(auto_schema, direction, (CronSchedule, RruleSchedule, AtSchedule))}
+
+
+class KindPayloadExtension(OpenApiSerializerExtension):
+    """A payload may repeat its workflow's kind (as the seeds' examples do): only that one."""
+
+    target_class = "workflows.payloads._KindPayload"
+    match_subclasses = True
+    priority = 1  # before the StrictSerializer extension, which would match first
+
+    def map_serializer(self, auto_schema, direction) -> dict:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema["properties"]["kind"] = {"type": "string", "enum": [str(self.target.KIND)]}
+        return strict_request(schema, direction)
+
+
+class WorkflowFieldsExtension(OpenApiSerializerExtension):
+    target_class = "workflows.validation.WorkflowFields"
+    priority = 1
+
+    def map_serializer(self, auto_schema, direction) -> dict:
+        base = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        base["properties"]["tags"]["items"]["pattern"] = TAG.pattern
+        if direction != "request":
+            return base
+        variants = []
+        for kind, payload in SCHEMAS.items():
+            payload_ref = auto_schema.resolve_serializer(payload, direction).ref
+            for timing, other in (("interval", "schedule"), ("schedule", "interval")):
+                variant = copy.deepcopy(base)
+                variant["title"] = f"{kind} on {timing}"
+                variant["properties"]["kind"] = {"type": "string", "enum": [str(kind)]}
+                payload_field = variant["properties"]["payload"]
+                strings = [shape for shape in payload_field["anyOf"] if shape.get("type") == "string"]
+                payload_field["anyOf"] = [payload_ref, *strings]
+                variant["properties"][timing].pop("nullable", None)
+                del variant["properties"][other]
+                variant["required"] = [*variant["required"], timing]
+                variants.append(strict_request(variant, direction))
+        return {"oneOf": variants}

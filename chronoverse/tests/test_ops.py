@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 
 import pytest
 import yaml
+
+from chronoverse.ops import answer_liveness_first
 
 pytestmark = pytest.mark.django_db
 
@@ -13,6 +17,34 @@ def test_healthz_answers_while_the_process_is_up(client):
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_liveness_is_answered_on_the_event_loop_without_django():
+    reached_django = []
+
+    async def django(scope, receive, send) -> None:
+        reached_django.append(scope["path"])
+
+    async def call(app, path: str, method: str = "GET") -> list[dict]:
+        sent: list[dict] = []
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await app({"type": "http", "path": path, "method": method}, None, send)
+        return sent
+
+    app = answer_liveness_first(django)
+    answer = asyncio.run(call(app, "/healthz"))
+    head = asyncio.run(call(app, "/healthz", "HEAD"))
+    asyncio.run(call(app, "/api/v1/workflows"))
+    asyncio.run(call(app, "/healthz", "POST"))
+
+    assert answer[0]["status"] == 200
+    assert json.loads(answer[1]["body"]) == {"status": "ok"}
+    assert head[0]["status"] == 200
+    assert head[1]["body"] == b""
+    assert reached_django == ["/api/v1/workflows", "/healthz"]  # the POST gets Django's 405
 
 
 def test_readyz_checks_the_real_database_redis_and_engine(client):
@@ -94,18 +126,29 @@ def test_the_schema_types_payload_and_schedule_so_clients_can_build_bodies(tmp_p
     call_command("spectacular", "--file", str(tmp_path / "schema.yaml"))
     schemas = yaml.safe_load((tmp_path / "schema.yaml").read_text())["components"]["schemas"]
 
-    created = schemas["WorkflowFieldsRequest"]["properties"]
-    assert [shape.get("$ref", shape.get("type")) for shape in created["payload"]["anyOf"]] == [
+    # A new workflow is one of a variant per kind and timing: its kind's payload (or that payload
+    # as a JSON string), exactly one of interval and schedule, and no other keys.
+    variants = schemas["WorkflowFieldsRequest"]["oneOf"]
+    assert [variant["title"] for variant in variants] == [
+        f"{kind} on {timing}" for kind in ("HEARTBEAT", "CONTAINER", "WEBHOOK") for timing in ("interval", "schedule")
+    ]
+    heartbeat_on_schedule = variants[1]
+    assert heartbeat_on_schedule["additionalProperties"] is False
+    assert "schedule" in heartbeat_on_schedule["required"]
+    assert "interval" not in heartbeat_on_schedule["properties"]
+    assert heartbeat_on_schedule["properties"]["kind"] == {"$ref": "#/components/schemas/HeartbeatKindEnum"}
+    assert [
+        shape.get("$ref", shape.get("type")) for shape in heartbeat_on_schedule["properties"]["payload"]["anyOf"]
+    ] == [
         "#/components/schemas/HeartbeatPayloadRequest",
-        "#/components/schemas/ContainerPayloadRequest",
-        "#/components/schemas/WebhookPayloadRequest",
         "string",
     ]
-    assert [shape["$ref"].rsplit("/", 1)[1] for shape in created["schedule"]["oneOf"]] == [
+    assert [shape["$ref"].rsplit("/", 1)[1] for shape in heartbeat_on_schedule["properties"]["schedule"]["oneOf"]] == [
         "CronScheduleRequest",
         "RruleScheduleRequest",
         "AtScheduleRequest",
     ]
+    assert schemas["HeartbeatKindEnum"]["enum"] == ["HEARTBEAT"]
     assert schemas["WebhookPayloadRequest"]["required"] == ["url"]
     assert "image" in schemas["ContainerPayloadRequest"]["properties"]
 
