@@ -138,7 +138,7 @@ class Platform:
             client.close()
 
     def _installation(self) -> str:
-        code = "from jobs.docker_engine import installation_id; print(installation_id())"
+        code = "from chronoverse.docker_engine import installation_id; print(installation_id())"
         out = subprocess.run(
             [BIN / "python", "manage.py", "shell", "-c", code],
             cwd=ROOT,

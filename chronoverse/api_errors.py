@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
@@ -12,7 +11,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from chronoverse.errors import ServiceError, error_body, invalid_message
+from chronoverse.errors import ServiceError, error_body, flatten_messages, invalid_message, validation_fields
 
 logger = logging.getLogger(__name__)
 
@@ -32,36 +31,6 @@ _CODE_BY_EXCEPTION: list[tuple[type[Exception], str]] = [
 
 def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
-
-
-def _flatten(detail: Any) -> list[str]:
-    if isinstance(detail, dict):
-        return [f"{key}: {msg}" for key, value in detail.items() for msg in _flatten(value)]
-    if isinstance(detail, list):
-        return [msg for item in detail for msg in _flatten(item)]
-    return [str(detail)]
-
-
-def validation_fields(detail: Any) -> dict[str, list[str]]:
-    """DRF's nested error detail as `{field: [messages]}`; nested fields are dotted (`payload.image`)."""
-    if not isinstance(detail, dict):
-        return {"non_field_errors": _flatten(detail)}
-    fields: dict[str, list[str]] = {}
-    for key, value in detail.items():
-        if isinstance(value, dict):
-            for sub_key, messages in validation_fields(value).items():
-                name = key if sub_key == "non_field_errors" else f"{key}.{sub_key}"
-                fields.setdefault(name, []).extend(messages)
-        elif isinstance(value, list) and any(isinstance(item, dict) for item in value):
-            for index, item in enumerate(value):
-                if isinstance(item, dict):
-                    for sub_key, messages in validation_fields(item).items():
-                        fields.setdefault(f"{key}.{index}.{sub_key}", []).extend(messages)
-                elif item:
-                    fields.setdefault(key, []).extend(_flatten(item))
-        else:
-            fields[key] = _flatten(value)
-    return fields
 
 
 def exception_handler(exc: Exception, context: dict) -> Response:
@@ -89,7 +58,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         fields = validation_fields(exc.detail)
         body = error_body(code, invalid_message(fields), fields)
     else:
-        body = error_body(code, " ".join(_flatten(exc.detail)))
+        body = error_body(code, " ".join(flatten_messages(exc.detail)))
     status = exc.status_code
     if isinstance(exc, exceptions.UnsupportedMediaType):
         # The contract: a body that is not JSON is malformed JSON, a 400.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 # Error codes of the contract and the HTTP status each one maps to.
 STATUS_BY_CODE: dict[str, int] = {
     "invalid_argument": 400,
@@ -58,3 +60,33 @@ def error_body(code: str, message: str, fields: dict[str, list[str]] | None = No
     if fields:
         error["fields"] = fields
     return {"error": error}
+
+
+def flatten_messages(detail: Any) -> list[str]:
+    if isinstance(detail, dict):
+        return [f"{key}: {msg}" for key, value in detail.items() for msg in flatten_messages(value)]
+    if isinstance(detail, list):
+        return [msg for item in detail for msg in flatten_messages(item)]
+    return [str(detail)]
+
+
+def validation_fields(detail: Any) -> dict[str, list[str]]:
+    """DRF's nested error detail as `{field: [messages]}`; nested fields are dotted (`payload.image`)."""
+    if not isinstance(detail, dict):
+        return {"non_field_errors": flatten_messages(detail)}
+    fields: dict[str, list[str]] = {}
+    for key, value in detail.items():
+        if isinstance(value, dict):
+            for sub_key, messages in validation_fields(value).items():
+                name = key if sub_key == "non_field_errors" else f"{key}.{sub_key}"
+                fields.setdefault(name, []).extend(messages)
+        elif isinstance(value, list) and any(isinstance(item, dict) for item in value):
+            for index, item in enumerate(value):
+                if isinstance(item, dict):
+                    for sub_key, messages in validation_fields(item).items():
+                        fields.setdefault(f"{key}.{index}.{sub_key}", []).extend(messages)
+                elif item:
+                    fields.setdefault(key, []).extend(flatten_messages(item))
+        else:
+            fields[key] = flatten_messages(value)
+    return fields

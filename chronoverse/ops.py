@@ -16,9 +16,9 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chronoverse.api_errors import json_error
+from chronoverse.docker_engine import engine_ping
 from chronoverse.metrics import HTTP_REQUEST_SECONDS, HTTP_REQUESTS
 from chronoverse.redis_client import get_redis
-from jobs.docker_engine import engine_ping
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
-from jobs import docker_engine
-from jobs.docker_engine import EngineUnavailable
+from chronoverse import docker_engine
+from chronoverse.docker_engine import EngineUnavailable
 from jobs.logs import LogWriter
 from jobs.models import UNFINISHED, Job, JobLog, JobStatus
 from jobs.services import job_cancel_complete, job_dispatch, job_retry_or_fail, jobs_send

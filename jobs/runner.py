@@ -14,7 +14,7 @@ from jobs import selectors, services
 from jobs.executors import container, heartbeat, webhook
 from jobs.logs import LogWriter
 from jobs.models import Job
-from jobs.services import InfrastructureError, Outcome
+from jobs.outcome import InfrastructureError, Outcome, UserAtCapacity
 from workflows.models import WorkflowKind
 from workflows.payloads import payload_with_defaults
 
@@ -76,7 +76,7 @@ def job_execute(*, job_id, worker: str | None = None) -> str | None:
     worker = worker or worker_name()
     try:
         job = services.job_claim(job_id=job_id, worker=worker)
-    except services.UserAtCapacity:
+    except UserAtCapacity:
         # Not this worker's slot to hold: the job waits QUEUED and is offered again shortly.
         from jobs.tasks import execute_job
 

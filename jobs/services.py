@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,6 +22,7 @@ from chronoverse.errors import ServiceError
 from chronoverse.serializers import format_timestamp
 from jobs.logs import publish_events
 from jobs.models import UNFINISHED, Job, JobLog, JobStatus, JobTrigger
+from jobs.outcome import Outcome, UserAtCapacity
 from notifications.models import NotificationKind
 from notifications.services import notification_create
 from workflows.models import BuildStatus, TerminationReason, Workflow, WorkflowKind
@@ -31,23 +31,6 @@ logger = logging.getLogger(__name__)
 
 # Bare heartbeats (`{}`) need no task of their own: they are completed in batches of this size.
 HEARTBEAT_BATCH = 500
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What an executor reports: success, or a failure with a readable reason."""
-
-    succeeded: bool
-    error: str = ""
-    exit_code: int | None = None
-
-
-class UserAtCapacity(Exception):
-    """The job's user already has MAX_RUNNING_JOBS_PER_USER jobs running: this one waits its turn."""
-
-
-class InfrastructureError(Exception):
-    """The platform, not the job, failed (engine unreachable, worker lost): retry, don't blame it."""
 
 
 def is_bare_heartbeat(kind: str, payload: dict) -> bool:

@@ -11,7 +11,7 @@ import requests
 from django.conf import settings
 from django.core.mail import send_mail
 
-from jobs import http
+from chronoverse import outbound_http
 from notifications.models import DeliverySettings, Notification
 
 logger = logging.getLogger(__name__)
@@ -45,8 +45,8 @@ def send_webhook(notification: Notification, delivery: DeliverySettings) -> None
             "sha256=" + hmac.new(delivery.webhook_secret.encode(), raw, hashlib.sha256).hexdigest()
         )
     try:
-        result = http.send("POST", delivery.webhook_url, headers=headers, body=raw, timeout=10)
-    except http.BlockedAddress:
+        result = outbound_http.send("POST", delivery.webhook_url, headers=headers, body=raw, timeout=10)
+    except outbound_http.BlockedAddress:
         logger.warning("alert webhook of %s refused: private address", notification.user_id)
         return
     if result.status >= 500 or result.status == 429:

@@ -15,9 +15,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from chronoverse import docker_engine
+from chronoverse.docker_engine import ImageError
 from chronoverse.redis_client import get_redis
-from jobs import docker_engine
-from jobs.docker_engine import ImageError
 from notifications.models import NotificationKind
 from workflows.models import BuildStatus, TerminationReason, Workflow, WorkflowBuild
 

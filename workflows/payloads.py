@@ -11,8 +11,7 @@ from django.conf import settings
 from django.core.validators import URLValidator
 from rest_framework import serializers
 
-from chronoverse.api_errors import validation_fields
-from chronoverse.errors import ServiceError
+from chronoverse.errors import ServiceError, validation_fields
 from chronoverse.serializers import (
     StrictBooleanField,
     StrictCharField,

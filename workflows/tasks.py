@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from jobs import docker_engine
+from chronoverse import docker_engine
 from workflows import builds
 
 

@@ -12,8 +12,7 @@ from typing import Any
 from django.utils import timezone as dj_timezone
 from rest_framework import serializers
 
-from chronoverse.api_errors import validation_fields
-from chronoverse.errors import ServiceError
+from chronoverse.errors import ServiceError, validation_fields
 from chronoverse.serializers import StrictCharField, StrictIntegerField, StrictSerializer, format_timestamp
 from workflows.models import MAX_INTERVAL_MINUTES, ConcurrencyPolicy, WorkflowKind
 from workflows.payloads import validate_payload

@@ -7,11 +7,11 @@ import time
 from django.conf import settings
 from django.db import connection
 
-from jobs import docker_engine
-from jobs.docker_engine import ContainerGone, EngineUnavailable
+from chronoverse import docker_engine
+from chronoverse.docker_engine import ContainerGone, EngineUnavailable
 from jobs.logs import LogWriter
 from jobs.models import Job
-from jobs.services import InfrastructureError, Outcome
+from jobs.outcome import InfrastructureError, Outcome
 
 # How often a waiting executor looks up from the container to notice a cancel.
 WAIT_SLICE = 2.0

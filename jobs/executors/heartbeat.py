@@ -4,10 +4,10 @@ import threading
 
 import requests
 
-from jobs import http
+from chronoverse import outbound_http
 from jobs.logs import LogWriter
 from jobs.models import Job
-from jobs.services import Outcome
+from jobs.outcome import Outcome
 
 
 def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Outcome:
@@ -18,8 +18,10 @@ def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Out
         return Outcome(True)
     method, expected = payload["method"], payload["expected_status_code"]
     try:
-        result = http.send(method, endpoint, headers=payload.get("headers", {}), body=None, timeout=payload["timeout"])
-    except http.BlockedAddress as exc:
+        result = outbound_http.send(
+            method, endpoint, headers=payload.get("headers", {}), body=None, timeout=payload["timeout"]
+        )
+    except outbound_http.BlockedAddress as exc:
         log.write("stderr", str(exc))
         return Outcome(False, str(exc))
     except requests.Timeout:

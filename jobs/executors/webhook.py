@@ -8,10 +8,10 @@ import threading
 import requests
 from django.conf import settings
 
-from jobs import http
+from chronoverse import outbound_http
 from jobs.logs import LogWriter
 from jobs.models import Job
-from jobs.services import Outcome
+from jobs.outcome import Outcome
 
 SIGNATURE_HEADER = "X-Chronoverse-Signature"
 
@@ -49,8 +49,8 @@ def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Out
         headers["X-Chronoverse-Attempt"] = str(attempt)
         wait = settings.WEBHOOK_RETRY_BASE_DELAY * 2 ** (attempt - 1)
         try:
-            result = http.send(method, url, headers=headers, body=body, timeout=payload["timeout"])
-        except http.BlockedAddress as exc:
+            result = outbound_http.send(method, url, headers=headers, body=body, timeout=payload["timeout"])
+        except outbound_http.BlockedAddress as exc:
             log.write("stderr", str(exc))
             return Outcome(False, str(exc))
         except requests.RequestException as exc:

@@ -12,8 +12,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from chronoverse import docker_engine
 from conftest import wait_for
-from jobs import docker_engine, recovery, services
+from jobs import recovery, services
 from jobs.models import Job, JobLog, JobStatus
 from jobs.tests.test_execution import finished, lines, run_now, shell
 from workflows import services as workflow_services

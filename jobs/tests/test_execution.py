@@ -10,8 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from chronoverse import docker_engine
 from conftest import wait_for
-from jobs import docker_engine, services
+from jobs import services
 from jobs.models import Job, JobLog, JobStatus
 from notifications.models import Notification
 from workflows import services as workflow_services

@@ -14,9 +14,11 @@ from datetime import timedelta
 import requests
 from django.utils import timezone
 
+from chronoverse import docker_engine
 from conftest import _test_database_env, wait_for
-from jobs import docker_engine, recovery, services
+from jobs import recovery, services
 from jobs.models import Job, JobLog, JobStatus
+from jobs.outcome import Outcome
 from workflows import services as workflow_services
 from workflows.models import Workflow
 
@@ -235,9 +237,7 @@ def test_a_worker_whose_lease_expired_cannot_finish_the_job(user, transactional_
     recovery.reap()
     Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, worker="new-worker:2")  # the retry runs
 
-    late = services.job_finish(
-        job=claimed, outcome=services.Outcome(False, "Exited with code 137", 137), worker="slow-worker:1"
-    )
+    late = services.job_finish(job=claimed, outcome=Outcome(False, "Exited with code 137", 137), worker="slow-worker:1")
 
     job.refresh_from_db()
     assert late is False

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from jobs import http
+from chronoverse import outbound_http
 
 
 class Target:
@@ -67,8 +67,8 @@ def target():
 def test_loopback_in_every_form_is_refused_by_default_and_nothing_is_sent(settings, target, host):
     settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = False
 
-    with pytest.raises(http.BlockedAddress) as refused:
-        http.send("GET", f"http://{host}:{target.port}/secret", headers={}, body=None, timeout=2)
+    with pytest.raises(outbound_http.BlockedAddress) as refused:
+        outbound_http.send("GET", f"http://{host}:{target.port}/secret", headers={}, body=None, timeout=2)
 
     assert "not a public address" in str(refused.value)
     assert target.hits == []
@@ -98,18 +98,20 @@ def test_loopback_in_every_form_is_refused_by_default_and_nothing_is_sent(settin
     ],
 )
 def test_non_public_ranges_are_not_public(address):
-    assert not http.is_public(ipaddress.ip_address(address))
+    assert not outbound_http.is_public(ipaddress.ip_address(address))
 
 
 @pytest.mark.parametrize("address", ["93.184.215.14", "1.1.1.1", "2606:4700:4700::1111"])
 def test_public_addresses_are_public(address):
-    assert http.is_public(ipaddress.ip_address(address))
+    assert outbound_http.is_public(ipaddress.ip_address(address))
 
 
 def test_the_operator_may_allow_private_targets(settings, target):
     settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True
 
-    result = http.send("GET", f"http://localhost:{target.port}/ok", headers={"Host": "ignored"}, body=None, timeout=5)
+    result = outbound_http.send(
+        "GET", f"http://localhost:{target.port}/ok", headers={"Host": "ignored"}, body=None, timeout=5
+    )
 
     assert result.status == 200
     assert target.hits == ["/ok"]
@@ -119,7 +121,7 @@ def test_a_redirect_is_reported_never_followed(settings, target):
     settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True
     redirecting = Target(redirect_to=f"http://127.0.0.1:{target.port}/internal")
     try:
-        result = http.send("GET", f"http://127.0.0.1:{redirecting.port}/", headers={}, body=None, timeout=5)
+        result = outbound_http.send("GET", f"http://127.0.0.1:{redirecting.port}/", headers={}, body=None, timeout=5)
     finally:
         redirecting.close()
 
@@ -135,6 +137,6 @@ def test_a_closed_port_and_a_silent_one_read_alike(settings, target):
     target.server.server_close()
 
     with pytest.raises(requests.ConnectionError) as failed:
-        http.send("GET", f"http://127.0.0.1:{port}/", headers={}, body=None, timeout=2)
+        outbound_http.send("GET", f"http://127.0.0.1:{port}/", headers={}, body=None, timeout=2)
 
     assert str(failed.value) == f"could not connect to 127.0.0.1:{port}"

@@ -8,6 +8,7 @@ from django.utils import timezone
 from chronoverse.errors import ServiceError
 from jobs import services
 from jobs.models import Job, JobStatus
+from jobs.outcome import Outcome, UserAtCapacity
 from workflows import services as workflow_services
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +45,7 @@ def test_jobs_beyond_the_running_quota_wait_queued_and_a_manual_run_is_a_429(aut
         workflow=workflow, user=user, scheduled_at=now, status=JobStatus.QUEUED, trigger="MANUAL"
     )
 
-    with pytest.raises(services.UserAtCapacity):
+    with pytest.raises(UserAtCapacity):
         services.job_claim(job_id=waiting.pk, worker="w:1")
     waiting.refresh_from_db()
     assert waiting.status == JobStatus.QUEUED
@@ -59,7 +60,7 @@ def test_jobs_beyond_the_running_quota_wait_queued_and_a_manual_run_is_a_429(aut
     theirs = Job.objects.create(workflow=heartbeat(stranger), user=stranger, scheduled_at=now, status=JobStatus.QUEUED)
     assert services.job_claim(job_id=theirs.pk, worker="w:2") is not None
 
-    services.job_finish(job=running, outcome=services.Outcome(True))
+    services.job_finish(job=running, outcome=Outcome(True))
     assert services.job_claim(job_id=waiting.pk, worker="w:1").status == JobStatus.RUNNING
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from chronoverse import docker_engine
 from chronoverse.errors import ServiceError
 from conftest import wait_for
-from jobs import docker_engine
 from jobs.models import Job
 from jobs.tests.test_container_truth import small_container
 from jobs.tests.test_execution import finished, lines, make_workflow, run_now, shell

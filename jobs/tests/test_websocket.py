@@ -10,7 +10,8 @@ from django.utils import timezone
 from chronoverse.asgi import application
 from jobs.logs import LogWriter
 from jobs.models import Job, JobStatus
-from jobs.services import Outcome, job_finish
+from jobs.outcome import Outcome
+from jobs.services import job_finish
 from workflows import services as workflow_services
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,6 +10,7 @@ from chronoverse.errors import ServiceError
 from chronoverse.redis_client import get_redis
 from jobs import services as job_services
 from jobs.models import Job, JobStatus
+from jobs.outcome import Outcome
 from notifications.models import Notification, NotificationKind
 from notifications.services import notification_create
 from workflows import builds
@@ -159,7 +160,7 @@ def test_every_kind_arises_from_its_event(user, make_user):
     job = Job.objects.create(workflow=workflow, user=user, scheduled_at=timezone.now(), status=JobStatus.QUEUED)
     job = job_services.job_claim(job_id=job.pk, worker="test")
     assert latest("JOB_STARTED")["trigger"] == "AUTOMATIC"
-    job_services.job_finish(job=job, outcome=job_services.Outcome(True))
+    job_services.job_finish(job=job, outcome=Outcome(True))
     assert latest("JOB_COMPLETED")["status"] == "COMPLETED"
     # JOB_CANCELED: a user cancels a job.
     queued = Job.objects.create(workflow=workflow, user=user, scheduled_at=timezone.now(), status=JobStatus.QUEUED)
@@ -174,7 +175,7 @@ def test_every_kind_arises_from_its_event(user, make_user):
             status=JobStatus.RUNNING,
             started_at=timezone.now(),
         )
-        job_services.job_finish(job=failing, outcome=job_services.Outcome(False, "Exited with code 1", 1))
+        job_services.job_finish(job=failing, outcome=Outcome(False, "Exited with code 1", 1))
     assert latest("JOB_FAILED")["error"] == "Exited with code 1"
     assert latest("SYSTEM_ALERT")["failure_count"] == 1
     assert latest("WORKFLOW_TERMINATED") == {
