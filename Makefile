@@ -13,6 +13,14 @@ WEB_PORT ?= 8000
 # Web worker processes (HTTP and WebSockets); each also serves requests on threads.
 WEB_WORKERS ?= 3
 MINUTES ?= 10
+# Every command here (the server, manage.py, the tests) signs with one key kept on this machine;
+# settings refuse to start without a real one unless DEBUG is on.
+SECRET_KEY_FILE := $(CURDIR)/.data/secret_key
+ifndef SECRET_KEY
+SECRET_KEY := $(shell test -s $(SECRET_KEY_FILE) || (mkdir -p $(dir $(SECRET_KEY_FILE)) && umask 077 && \
+	$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $(SECRET_KEY_FILE)); cat $(SECRET_KEY_FILE))
+endif
+export SECRET_KEY
 
 .PHONY: run test chaos soak provision venv migrate lint bench schema
 

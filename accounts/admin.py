@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils import timezone
 
 from accounts.models import ApiToken, AuditLog, User
+from accounts.services import RequestContext, token_revoke
 
 
 @admin.register(User)
@@ -37,8 +38,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):
-        from accounts.services import RequestContext, token_revoke
-
         for token in queryset.filter(revoked_at__isnull=True).select_related("user"):
             token_revoke(user=token.user, token_id=token.pk, context=RequestContext.from_request(request))
         self.message_user(request, f"Revoked at {timezone.now():%H:%M:%S}.")

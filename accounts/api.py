@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import logout
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -124,8 +125,6 @@ class LogoutView(APIView):
         token = request.auth if isinstance(request.auth, ApiToken) else None
         services.user_logout(user=request.user, token=token, context=services.RequestContext.from_request(request))
         if token is None:
-            from django.contrib.auth import logout
-
             logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

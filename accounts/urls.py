@@ -8,5 +8,4 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("signup/", views.signup_view, name="signup"),
     path("logout/", views.logout_view, name="logout"),
-    path("settings/", views.settings_view, name="settings"),
 ]

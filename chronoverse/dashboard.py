@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.contrib import messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from chronoverse.errors import ServiceError
 from chronoverse.pagination import keyset_page
@@ -34,3 +35,14 @@ def dashboard_page(request: HttpRequest, select: Callable[[], QuerySet]) -> Dash
     if page.cursor:
         params["cursor"] = page.cursor
     return DashboardPage(page.items, params.urlencode() if page.cursor else None, first_query, 200)
+
+
+T = TypeVar("T")
+
+
+def owned_or_404(select: Callable[[], T]) -> T:
+    """The user's own object; someone else's is a 404 like a missing one, so ids cannot be probed."""
+    try:
+        return select()
+    except ServiceError as error:
+        raise Http404(error.message) from None

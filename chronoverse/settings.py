@@ -78,11 +78,17 @@ def env_rate(name: str, default: str) -> str:
 
 DEBUG = env_bool("DEBUG", False)
 # Production: the secure defaults below switch on (each still settable, e.g. behind a proxy that
-# terminates TLS), and the development secret key is refused.
+# terminates TLS).
 PRODUCTION = env_bool("CHRONOVERSE_PRODUCTION", False)
-SECRET_KEY = env_str("SECRET_KEY", "chronoverse-development-key-change-me-in-production-0123456789")
-if not DEBUG and SECRET_KEY.startswith("chronoverse-development-key") and PRODUCTION:
-    raise ImproperlyConfigured("SECRET_KEY must be set when CHRONOVERSE_PRODUCTION=true")
+# Sessions, CSRF tokens and password resets are signed with this key: a guessable one is refused
+# whenever DEBUG is off. The Makefile generates one and keeps it in .data/secret_key.
+DEVELOPMENT_SECRET_KEY = "chronoverse-development-key-for-debug-only"
+SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY if DEBUG else "")
+if not DEBUG and (len(SECRET_KEY) < 32 or SECRET_KEY == DEVELOPMENT_SECRET_KEY):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a random value of at least 32 characters (DEBUG is off); "
+        "`make` keeps one in .data/secret_key, or set DEBUG=true for a throwaway development key."
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", ["http://127.0.0.1:8000", "http://localhost:8000"])
 

@@ -2,7 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import urls as accounts_urls
 from chronoverse import ops, views
+from jobs import urls as jobs_urls
+from notifications import urls as notifications_urls
+from workflows import urls as workflows_urls
 
 handler404 = views.not_found
 handler500 = views.server_error
@@ -19,8 +23,15 @@ urlpatterns = [
     path("api/v1/", include("jobs.urls_api")),
     path("api/v1/", include("notifications.urls_api")),
     path("admin/", admin.site.urls),
-    path("accounts/", include("accounts.urls")),
-    path("workflows/", include("workflows.urls")),
+    path(
+        "accounts/",
+        include((accounts_urls.urlpatterns + notifications_urls.account_urlpatterns, accounts_urls.app_name)),
+    ),
+    # The workflow pages that touch its jobs are the jobs app's (workflows knows nothing of jobs).
+    path(
+        "workflows/",
+        include((workflows_urls.urlpatterns + jobs_urls.workflow_urlpatterns, workflows_urls.app_name)),
+    ),
     path("jobs/", include("jobs.urls")),
     path("notifications/", include("notifications.urls")),
     path("", include("chronoverse.urls_dashboard")),

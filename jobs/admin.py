@@ -4,6 +4,8 @@ from accounts.services import RequestContext
 from chronoverse.errors import ServiceError
 from jobs import services
 from jobs.models import UNFINISHED, Job, JobLog, JobStatus
+from workflows.admin import WorkflowAdmin
+from workflows.models import Workflow
 
 SHOWN_LINES = 200
 
@@ -89,3 +91,24 @@ class JobAdmin(admin.ModelAdmin):
             except ServiceError as error:
                 self.message_user(request, f"{job.workflow.name}: {error.message}", messages.ERROR)
         self.message_user(request, "Re-run requested.")
+
+
+@admin.register(Workflow)
+class WorkflowWithJobsAdmin(WorkflowAdmin):
+    """The workflows app's admin; deleting and terminating also end the workflow's jobs."""
+
+    actions = ["terminate", *WorkflowAdmin.actions]
+
+    def delete_model(self, request, obj):
+        services.workflow_remove(workflow=obj, context=RequestContext.from_request(request))
+
+    def delete_queryset(self, request, queryset):
+        for workflow in queryset:
+            self.delete_model(request, workflow)
+
+    @admin.action(description="Terminate the selected workflows")
+    def terminate(self, request, queryset):
+        context = RequestContext.from_request(request)
+        for workflow in queryset.filter(terminated_at__isnull=True):
+            services.workflow_stop(workflow=workflow, context=context)
+        self.message_user(request, "Terminated.")

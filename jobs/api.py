@@ -22,7 +22,9 @@ from chronoverse.serializers import ModelSerializer, format_timestamp
 from jobs import live, selectors, services
 from jobs.models import Job, JobLog, JobStatus, JobTrigger
 from notifications.relay import get_relay, until_set
-from workflows.selectors import workflow_get
+from workflows import api as workflow_api
+from workflows import selectors as workflow_selectors
+from workflows.api import WorkflowSerializer
 
 
 class JobSerializer(ModelSerializer):
@@ -70,7 +72,7 @@ class WorkflowJobsView(APIView):
         ),
     )
     def get(self, request: Request, workflow_id) -> Response:
-        workflow = workflow_get(user=request.user, workflow_id=workflow_id)
+        workflow = workflow_selectors.workflow_get(user=request.user, workflow_id=workflow_id)
         page = keyset_page(
             selectors.job_list_for_workflow(workflow=workflow, filters=request.query_params), request.query_params
         )
@@ -82,7 +84,7 @@ class WorkflowJobsView(APIView):
         responses={201: JobSerializer, 409: OpenApiResponse(description="Terminated, or not built")},
     )
     def post(self, request: Request, workflow_id) -> Response:
-        workflow = workflow_get(user=request.user, workflow_id=workflow_id)
+        workflow = workflow_selectors.workflow_get(user=request.user, workflow_id=workflow_id)
         job = services.job_run_manually(
             workflow=workflow, user=request.user, context=RequestContext.from_request(request)
         )
@@ -248,3 +250,23 @@ class JobEventsView(APIView):
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         return response
+
+
+@extend_schema(tags=["workflows"])
+class WorkflowDetailView(workflow_api.WorkflowDetailView):
+    """GET and PATCH as the workflows app serves them; DELETE also removes the workflow's jobs."""
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, workflow_id) -> Response:
+        workflow = workflow_selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        services.workflow_remove(workflow=workflow, context=RequestContext.from_request(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["workflows"])
+class WorkflowTerminateView(APIView):
+    @extend_schema(request=None, responses=WorkflowSerializer)
+    def post(self, request: Request, workflow_id) -> Response:
+        workflow = workflow_selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        workflow = services.workflow_stop(workflow=workflow, context=RequestContext.from_request(request))
+        return Response(WorkflowSerializer(workflow).data)

@@ -10,6 +10,7 @@ import time
 from django.conf import settings
 from django.db import connection
 
+from chronoverse import task_queue
 from jobs import selectors, services
 from jobs.executors import container, heartbeat, webhook
 from jobs.logs import LogWriter
@@ -78,9 +79,7 @@ def job_execute(*, job_id, worker: str | None = None) -> str | None:
         job = services.job_claim(job_id=job_id, worker=worker)
     except UserAtCapacity:
         # Not this worker's slot to hold: the job waits QUEUED and is offered again shortly.
-        from jobs.tasks import execute_job
-
-        execute_job.apply_async(args=[str(job_id)], countdown=USER_CAPACITY_RETRY_SECONDS)
+        task_queue.send(task_queue.EXECUTE_JOB, str(job_id), countdown=USER_CAPACITY_RETRY_SECONDS)
         return None
     if job is None:
         return None

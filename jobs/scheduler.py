@@ -20,7 +20,9 @@ from django.utils import timezone
 
 from chronoverse.errors import ServiceError
 from jobs.models import UNFINISHED, Job, JobStatus, JobTrigger
+from jobs.services import job_cancel, job_dispatch
 from workflows.models import BuildStatus, ConcurrencyPolicy, Workflow
+from workflows.services import workflow_plan
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +40,6 @@ def scheduler_tick(*, now: datetime | None = None, batch_size: int | None = None
 
 
 def _tick_batch(now: datetime, limit: int) -> tuple[int, int]:
-    from jobs.services import job_cancel, job_dispatch
-    from workflows.services import workflow_plan
-
     with transaction.atomic():
         due = list(
             Workflow.objects.select_for_update(skip_locked=True)

@@ -18,14 +18,16 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import SYSTEM, RequestContext, audit_record
+from chronoverse import task_queue
 from chronoverse.errors import ServiceError
 from chronoverse.serializers import format_timestamp
 from jobs.logs import publish_events
 from jobs.models import UNFINISHED, Job, JobLog, JobStatus, JobTrigger
 from jobs.outcome import Outcome, UserAtCapacity
-from notifications.models import NotificationKind
-from notifications.services import notification_create
+from notifications.models import Notification, NotificationKind
+from notifications.services import notification_copy_many, notification_create, notification_publish_many
 from workflows.models import BuildStatus, TerminationReason, Workflow, WorkflowKind
+from workflows.services import workflow_delete, workflow_record_job_outcome, workflow_terminate
 
 logger = logging.getLogger(__name__)
 
@@ -89,14 +91,12 @@ def job_dispatch(*, job_ids: list) -> int:
 def jobs_send(jobs: list[tuple]) -> None:
     """Send (id, kind, payload) QUEUED jobs to workers: bare heartbeats in batches, the rest a task each.
     Sending twice is harmless: a worker claims a job only while it is QUEUED."""
-    from jobs.tasks import execute_job, run_heartbeats
-
     bare = [str(pk) for pk, kind, payload in jobs if is_bare_heartbeat(kind, payload)]
     for start in range(0, len(bare), HEARTBEAT_BATCH):
-        run_heartbeats.delay(bare[start : start + HEARTBEAT_BATCH])
+        task_queue.send(task_queue.RUN_HEARTBEATS, bare[start : start + HEARTBEAT_BATCH])
     for pk, kind, payload in jobs:
         if not is_bare_heartbeat(kind, payload):
-            execute_job.delay(str(pk))
+            task_queue.send(task_queue.EXECUTE_JOB, str(pk))
 
 
 def job_run_manually(*, workflow: Workflow, user: User, context: RequestContext = SYSTEM) -> Job:
@@ -222,17 +222,19 @@ def job_finish(*, job: Job, outcome: Outcome, from_status: str = JobStatus.RUNNI
 
 
 def _after_outcome(job: Job, *, succeeded: bool) -> None:
-    from workflows.services import workflow_record_job_outcome
-
-    # The outcome's workflow is freshly loaded: the end-of-schedule check needs no second read.
-    _end_schedule_if_done(workflow_record_job_outcome(workflow_id=job.workflow_id, succeeded=succeeded))
+    """What a job's outcome does to its workflow: the failure count (which may terminate it; its
+    other jobs are then canceled), or the end of its schedule."""
+    # The outcome's workflow is freshly loaded: the checks below need no second read.
+    workflow = workflow_record_job_outcome(workflow_id=job.workflow_id, succeeded=succeeded)
+    if workflow.is_terminated:
+        _cancel_jobs_of_stopped(workflow)
+    else:
+        _end_schedule_if_done(workflow)
 
 
 def _end_schedule_if_done(workflow: Workflow) -> None:
     """A schedule with no slot left (a one-time `at`, or past end_at) ends once its last run is over,
     however that run ended (completed, failed, canceled, given up). `workflow` must be current."""
-    from workflows.services import workflow_terminate
-
     if (
         not workflow.is_terminated
         and workflow.next_run_at is None
@@ -262,10 +264,7 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
                 updated_at=now,
             ):
                 return ""
-            from jobs.tasks import execute_job
-
-            delay = min(60, 2**job.attempt)
-            transaction.on_commit(lambda: execute_job.apply_async(args=[str(job.pk)], countdown=delay), robust=True)
+            task_queue.send_on_commit(task_queue.EXECUTE_JOB, str(job.pk), countdown=min(60, 2**job.attempt))
             return JobStatus.QUEUED
         if not Job.objects.filter(**_held(job, from_status, worker), cancel_requested_at__isnull=True).update(
             status=JobStatus.FAILED,
@@ -298,9 +297,6 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
 
 def heartbeats_complete(*, job_ids: list) -> int:
     """Run bare heartbeats: each completes at once, so a batch is a handful of statements in all."""
-    from notifications.models import Notification
-    from notifications.services import notification_copy_many, notification_publish_many
-
     now = timezone.now()
     with transaction.atomic():
         jobs = list(
@@ -454,6 +450,35 @@ def job_cancel_unfinished_for_workflow(*, workflow: Workflow, canceled_by: str =
         except ServiceError:
             pass  # it finished meanwhile
     return count
+
+
+# -- a workflow's jobs when it stops --------------------------------------------------------------
+
+
+def workflow_stop(
+    *, workflow: Workflow, reason: str = TerminationReason.MANUAL, context: RequestContext = SYSTEM
+) -> Workflow:
+    """Terminate a workflow for good and cancel its unfinished jobs."""
+    with transaction.atomic():
+        workflow = workflow_terminate(workflow=workflow, reason=reason, context=context)
+        _cancel_jobs_of_stopped(workflow)
+    return workflow
+
+
+def _cancel_jobs_of_stopped(workflow: Workflow) -> None:
+    # A user's own termination cancels in their name; the platform's (failures, end of schedule) as system.
+    by_user = workflow.termination_reason in (TerminationReason.MANUAL, TerminationReason.DELETED)
+    job_cancel_unfinished_for_workflow(workflow=workflow, canceled_by=str(workflow.user_id) if by_user else "system")
+
+
+def workflow_remove(*, workflow: Workflow, context: RequestContext = SYSTEM) -> None:
+    """Stop a workflow, then delete it with its jobs, logs and built images."""
+    workflow = workflow_stop(workflow=workflow, reason=TerminationReason.DELETED, context=context)
+    with transaction.atomic():
+        # A workflow running every minute has half a million jobs after a year: they go in two
+        # set-based statements, never through Django's collector, which would load each one.
+        jobs_delete_for_workflow(workflow_id=workflow.pk)
+        workflow_delete(workflow=workflow, context=context)
 
 
 def jobs_delete_for_workflow(*, workflow_id) -> None:

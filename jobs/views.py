@@ -1,4 +1,6 @@
-"""Dashboard pages of jobs: the job page (fields, cancel, raw log downloads, live log).
+"""Dashboard pages of jobs: the job page (fields, cancel, raw log downloads, live log), and the
+pages of a workflow that show or change its jobs: its detail page (recent jobs), run now,
+terminate and delete (both cancel its unfinished jobs). They are served under /workflows/.
 
 Each view parses the request, calls one selector or service, and renders; the rules are those of
 the REST API because they are the same functions.
@@ -10,22 +12,28 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.services import RequestContext
+from chronoverse.dashboard import owned_or_404
 from chronoverse.errors import ServiceError
 from jobs import selectors, services
 from jobs.models import UNFINISHED, Job, JobStatus
+from workflows import selectors as workflow_selectors
+from workflows.models import Workflow
+
+# How many jobs the workflow page lists; the full history is the API's paginated job list.
+RECENT_JOBS = 20
 
 
 def _owned(request: HttpRequest, job_id: UUID) -> Job:
-    # Someone else's job is a 404 like a missing one, so ids cannot be probed for existence.
-    try:
-        return selectors.job_get(user=request.user, job_id=job_id)
-    except ServiceError as error:
-        raise Http404(error.message) from None
+    return owned_or_404(lambda: selectors.job_get(user=request.user, job_id=job_id))
+
+
+def _owned_workflow(request: HttpRequest, workflow_id: UUID) -> Workflow:
+    return owned_or_404(lambda: workflow_selectors.workflow_get(user=request.user, workflow_id=workflow_id))
 
 
 @login_required
@@ -59,3 +67,56 @@ def job_cancel_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
         else:
             messages.info(request, "Cancel requested: the container is being stopped.")
     return redirect("jobs:detail", job_id=job.id)
+
+
+@login_required
+def workflow_detail_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+    workflow = _owned_workflow(request, workflow_id)
+    build = workflow_selectors.workflow_latest_build(workflow=workflow)
+    jobs = selectors.job_recent_for_workflow(workflow=workflow, limit=RECENT_JOBS)
+    return render(request, "workflows/detail.html", {"workflow": workflow, "build": build, "jobs": jobs})
+
+
+@login_required
+@require_POST
+def workflow_run_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+    workflow = _owned_workflow(request, workflow_id)
+    try:
+        job = services.job_run_manually(
+            workflow=workflow, user=request.user, context=RequestContext.from_request(request)
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect("workflows:detail", workflow_id=workflow.id)
+    # Straight to the job page: right after "Run now" the live log is what one wants to watch.
+    messages.success(request, "Job started.")
+    return redirect("jobs:detail", job_id=job.id)
+
+
+@login_required
+@require_POST
+def workflow_terminate_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+    workflow = _owned_workflow(request, workflow_id)
+    if workflow.is_terminated:
+        messages.info(request, "The workflow was already terminated.")
+        return redirect("workflows:detail", workflow_id=workflow.id)
+    try:
+        services.workflow_stop(workflow=workflow, context=RequestContext.from_request(request))
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Workflow terminated.")
+    return redirect("workflows:detail", workflow_id=workflow.id)
+
+
+@login_required
+@require_POST
+def workflow_delete_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+    workflow = _owned_workflow(request, workflow_id)
+    try:
+        services.workflow_remove(workflow=workflow, context=RequestContext.from_request(request))
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect("workflows:detail", workflow_id=workflow.id)
+    messages.success(request, f"Workflow “{workflow.name}” deleted.")
+    return redirect("workflows:list")

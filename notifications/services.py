@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import NotificationPreference, User
+from chronoverse import task_queue
 from chronoverse.errors import ServiceError
 from chronoverse.redis_client import get_redis
 from chronoverse.serializers import format_timestamp
@@ -115,8 +116,6 @@ def notification_create(*, user: User, kind: str, payload: dict) -> Notification
             kind in ALERT_KINDS
             and DeliverySettings.objects.filter(user=user).filter(Q(email_alerts=True) | ~Q(webhook_url="")).exists()
         ):
-            from notifications.tasks import deliver_alert
-
             # Email and webhooks go through a task with retries: a slow mail server never holds up the event.
-            transaction.on_commit(lambda: deliver_alert.delay(str(notification.id)), robust=True)
+            task_queue.send_on_commit(task_queue.DELIVER_ALERT, str(notification.id))
     return notification

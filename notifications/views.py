@@ -1,4 +1,5 @@
-"""Dashboard pages of notifications: the list with filters and mark-read (one or all)."""
+"""Dashboard pages of notifications: the list with filters and mark-read (one or all), and the
+settings page (preferences, alert delivery, tokens), served as accounts:settings."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts import selectors as account_selectors
+from accounts import services as account_services
+from accounts.forms import PreferenceForm, TokenForm
 from chronoverse.dashboard import dashboard_page
 from chronoverse.errors import ServiceError
 from notifications import selectors, services
-from notifications.models import NotificationKind
+from notifications.forms import DeliveryForm
+from notifications.models import DeliverySettings, NotificationKind
 
 
 @login_required
@@ -48,3 +53,77 @@ def notification_mark_read_view(request: HttpRequest) -> HttpResponse:
     messages.success(request, f"Marked {updated} notification(s) read.")
     target = request.POST.get("next", "")
     return redirect(target if target.startswith("/notifications/") else "notifications:list")
+
+
+@login_required
+def settings_view(request: HttpRequest) -> HttpResponse:
+    context = account_services.RequestContext.from_request(request)
+    preference_form = PreferenceForm(initial={"notification_preference": request.user.notification_preference})
+    token_form = TokenForm()
+    delivery = DeliverySettings.objects.filter(user=request.user).first()
+    delivery_form = DeliveryForm(
+        initial={
+            "email_alerts": delivery.email_alerts,
+            "webhook_url": delivery.webhook_url,
+            "webhook_secret": delivery.webhook_secret,
+        }
+        if delivery
+        else None
+    )
+    new_secret = None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "preference":
+            preference_form = PreferenceForm(request.POST)
+            if preference_form.is_valid():
+                account_services.user_update(
+                    user=request.user,
+                    context=context,
+                    notification_preference=preference_form.cleaned_data["notification_preference"],
+                )
+                messages.success(request, "Notification preference saved.")
+                return redirect("accounts:settings")
+        elif action == "delivery":
+            delivery_form = DeliveryForm(request.POST)
+            if delivery_form.is_valid():
+                services.delivery_settings_update(user=request.user, **delivery_form.cleaned_data)
+                messages.success(request, "Alert delivery saved.")
+                return redirect("accounts:settings")
+        elif action == "create_token":
+            token_form = TokenForm(request.POST)
+            if token_form.is_valid():
+                try:
+                    _, new_secret = account_services.token_create(
+                        user=request.user,
+                        name=token_form.cleaned_data["name"],
+                        scopes=token_form.scopes(),
+                        expires_at=token_form.cleaned_data["expires_at"],
+                        context=context,
+                    )
+                except ServiceError as error:
+                    token_form.add_error(None, error.message)
+                else:
+                    token_form = TokenForm()
+        elif action == "revoke_token":
+            try:
+                account_services.token_revoke(
+                    user=request.user, token_id=uuid.UUID(request.POST.get("token_id", "")), context=context
+                )
+                messages.success(request, "Token revoked.")
+            except (ServiceError, ValueError):
+                messages.error(request, "No such token.")
+            return redirect("accounts:settings")
+    return render(
+        request,
+        "accounts/settings.html",
+        {
+            "preference_form": preference_form,
+            "delivery_form": delivery_form,
+            "token_form": token_form,
+            "new_secret": new_secret,
+            "tokens": account_selectors.token_list(user=request.user, include_revoked=True).order_by("-created_at")[
+                :100
+            ],
+            "audit_entries": account_selectors.audit_log_list(user=request.user).order_by("-created_at")[:20],
+        },
+    )

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from accounts.services import RequestContext
 from chronoverse.errors import ServiceError
 from workflows import services
-from workflows.models import IdempotencyKey, Workflow, WorkflowBuild, WorkflowKind
+from workflows.models import IdempotencyKey, WorkflowBuild, WorkflowKind
 
 
 class TerminatedFilter(admin.SimpleListFilter):
@@ -31,7 +31,8 @@ class WorkflowBuildInline(admin.TabularInline):
         return False
 
 
-@admin.register(Workflow)
+# Registered by the jobs app (jobs/admin.py), which adds what takes the workflow's jobs along:
+# deleting and terminating.
 class WorkflowAdmin(admin.ModelAdmin):
     list_display = [
         "name",
@@ -75,7 +76,7 @@ class WorkflowAdmin(admin.ModelAdmin):
     ]
     fields = ["id", "user", "name", *readonly_fields[2:]]
     inlines = [WorkflowBuildInline]
-    actions = ["terminate", "rebuild"]
+    actions = ["rebuild"]
 
     # Workflows are created and changed through the API or the dashboard, where every rule applies;
     # the admin inspects them, renames them, and runs the two operator actions.
@@ -90,20 +91,6 @@ class WorkflowAdmin(admin.ModelAdmin):
                 )
             except ServiceError as error:
                 self.message_user(request, error.message, messages.ERROR)
-
-    def delete_model(self, request, obj):
-        services.workflow_delete(workflow=obj, context=RequestContext.from_request(request))
-
-    def delete_queryset(self, request, queryset):
-        for workflow in queryset:
-            self.delete_model(request, workflow)
-
-    @admin.action(description="Terminate the selected workflows")
-    def terminate(self, request, queryset):
-        context = RequestContext.from_request(request)
-        for workflow in queryset.filter(terminated_at__isnull=True):
-            services.workflow_terminate(workflow=workflow, context=context)
-        self.message_user(request, "Terminated.")
 
     @admin.action(description="Rebuild the selected CONTAINER workflows")
     def rebuild(self, request, queryset):

@@ -143,18 +143,3 @@ class WorkflowDetailView(APIView):
             workflow=workflow, data=request.data, context=RequestContext.from_request(request)
         )
         return Response(WorkflowSerializer(workflow).data)
-
-    @extend_schema(responses={204: None})
-    def delete(self, request: Request, workflow_id) -> Response:
-        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
-        services.workflow_delete(workflow=workflow, context=RequestContext.from_request(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-@extend_schema(tags=["workflows"])
-class WorkflowTerminateView(APIView):
-    @extend_schema(request=None, responses=WorkflowSerializer)
-    def post(self, request: Request, workflow_id) -> Response:
-        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
-        workflow = services.workflow_terminate(workflow=workflow, context=RequestContext.from_request(request))
-        return Response(WorkflowSerializer(workflow).data)

@@ -20,6 +20,7 @@ from chronoverse.docker_engine import ImageError
 from chronoverse.redis_client import get_redis
 from notifications.models import NotificationKind
 from workflows.models import BuildStatus, TerminationReason, Workflow, WorkflowBuild
+from workflows.services import workflow_notify, workflow_plan, workflow_terminate
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +77,6 @@ def build_run(*, build_id) -> None:
 
 
 def build_finish(*, build: WorkflowBuild, status: str, output: str = "", error: str = "", image_ref: str = "") -> None:
-    from workflows.services import workflow_notify, workflow_plan, workflow_terminate
-
     now = timezone.now()
     with transaction.atomic():
         if not WorkflowBuild.objects.filter(pk=build.pk, status__in=[BuildStatus.STARTED, BuildStatus.QUEUED]).update(

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import SYSTEM, RequestContext, audit_record
+from chronoverse import task_queue
 from chronoverse.errors import ServiceError
 from notifications.models import NotificationKind
 from notifications.services import notification_create
@@ -66,10 +67,7 @@ def _queue_build(workflow: Workflow) -> WorkflowBuild:
         update_fields=["build_generation", "build_status", "build_error", "image_ref", "next_run_at", "updated_at"]
     )
     build = WorkflowBuild.objects.create(workflow=workflow, generation=workflow.build_generation)
-
-    from workflows.tasks import build_workflow_image
-
-    transaction.on_commit(lambda: build_workflow_image.delay(str(build.id)), robust=True)
+    task_queue.send_on_commit(task_queue.BUILD_WORKFLOW_IMAGE, str(build.id))
     return build
 
 
@@ -217,7 +215,8 @@ def workflow_rebuild(*, workflow: Workflow, context: RequestContext = SYSTEM) ->
 def workflow_terminate(
     *, workflow: Workflow, reason: str = TerminationReason.MANUAL, context: RequestContext = SYSTEM
 ) -> Workflow:
-    """Stop a workflow for good. Terminating an already terminated workflow changes nothing."""
+    """Stop a workflow for good. Terminating an already terminated workflow changes nothing.
+    Its unfinished jobs are the jobs app's to cancel (jobs.services.workflow_stop)."""
     now = timezone.now()
     with transaction.atomic():
         stopped = Workflow.objects.filter(pk=workflow.pk, terminated_at__isnull=True).update(
@@ -226,13 +225,6 @@ def workflow_terminate(
         workflow = Workflow.objects.select_related("user").get(pk=workflow.pk)
         if not stopped:
             return workflow
-        from jobs.services import job_cancel_unfinished_for_workflow
-
-        # A user's own termination cancels in their name; the platform's (failures, end of schedule) as system.
-        by_user = reason in (TerminationReason.MANUAL, TerminationReason.DELETED)
-        job_cancel_unfinished_for_workflow(
-            workflow=workflow, canceled_by=str(workflow.user_id) if by_user else "system"
-        )
         builds = WorkflowBuild.objects.filter(workflow=workflow, status__in=[BuildStatus.QUEUED, BuildStatus.STARTED])
         if builds.update(status=BuildStatus.CANCELED, finished_at=now):
             Workflow.objects.filter(pk=workflow.pk).update(build_status=BuildStatus.CANCELED)
@@ -254,7 +246,8 @@ def workflow_terminate(
 
 
 def workflow_delete(*, workflow: Workflow, context: RequestContext = SYSTEM) -> None:
-    """Terminate, then remove the workflow with its jobs, logs and built images."""
+    """Terminate, then remove the workflow and its built images. Its jobs go with it: the jobs app
+    removes them first, in bulk (jobs.services.workflow_remove)."""
     workflow = workflow_terminate(workflow=workflow, reason=TerminationReason.DELETED, context=context)
     with transaction.atomic():
         audit_record(
@@ -266,16 +259,9 @@ def workflow_delete(*, workflow: Workflow, context: RequestContext = SYSTEM) -> 
         )
         workflow_id = str(workflow.id)
         built = workflow.builds.exclude(image_ref="").exists() or bool(workflow.payload.get("dockerfile"))
-        from jobs.services import jobs_delete_for_workflow
-
-        # A workflow running every minute has half a million jobs after a year: they go in two
-        # set-based statements, never through Django's collector, which would load each one.
-        jobs_delete_for_workflow(workflow_id=workflow.pk)
         workflow.delete()
         if built:
-            from workflows.tasks import remove_workflow_images
-
-            transaction.on_commit(lambda: remove_workflow_images.delay(workflow_id), robust=True)
+            task_queue.send_on_commit(task_queue.REMOVE_WORKFLOW_IMAGES, workflow_id)
 
 
 def workflow_record_job_outcome(*, workflow_id, succeeded: bool) -> Workflow:

@@ -10,30 +10,22 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.services import RequestContext
-from chronoverse.dashboard import dashboard_page
+from chronoverse.dashboard import dashboard_page, owned_or_404
 from chronoverse.errors import ServiceError
-from jobs import selectors as job_selectors
-from jobs import services as job_services
 from workflows import selectors, services
 from workflows.forms import WorkflowEditForm, WorkflowFilterForm, WorkflowForm
 from workflows.models import Workflow
 
 TERMINATED_MESSAGE = "This workflow is terminated: a terminated workflow cannot be changed."
-# How many jobs the detail page lists; the full history is the API's paginated job list.
-RECENT_JOBS = 20
 
 
 def _owned(request: HttpRequest, workflow_id: UUID) -> Workflow:
-    # Someone else's workflow is a 404 like a missing one, so ids cannot be probed for existence.
-    try:
-        return selectors.workflow_get(user=request.user, workflow_id=workflow_id)
-    except ServiceError as error:
-        raise Http404(error.message) from None
+    return owned_or_404(lambda: selectors.workflow_get(user=request.user, workflow_id=workflow_id))
 
 
 @login_required
@@ -75,30 +67,6 @@ def workflow_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def workflow_detail_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
-    workflow = _owned(request, workflow_id)
-    build = selectors.workflow_latest_build(workflow=workflow)
-    jobs = job_selectors.job_recent_for_workflow(workflow=workflow, limit=RECENT_JOBS)
-    return render(request, "workflows/detail.html", {"workflow": workflow, "build": build, "jobs": jobs})
-
-
-@login_required
-@require_POST
-def workflow_run_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
-    workflow = _owned(request, workflow_id)
-    try:
-        job = job_services.job_run_manually(
-            workflow=workflow, user=request.user, context=RequestContext.from_request(request)
-        )
-    except ServiceError as error:
-        messages.error(request, error.message)
-        return redirect("workflows:detail", workflow_id=workflow.id)
-    # Straight to the job page: right after "Run now" the live log is what one wants to watch.
-    messages.success(request, "Job started.")
-    return redirect("jobs:detail", job_id=job.id)
-
-
-@login_required
 def workflow_edit_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned(request, workflow_id)
     if workflow.is_terminated:
@@ -128,35 +96,6 @@ def workflow_edit_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
 
 def _refuse_edit(request: HttpRequest, workflow: Workflow, message: str) -> HttpResponse:
     return render(request, "workflows/form.html", {"form": None, "workflow": workflow, "refusal": message}, status=409)
-
-
-@login_required
-@require_POST
-def workflow_terminate_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
-    workflow = _owned(request, workflow_id)
-    if workflow.is_terminated:
-        messages.info(request, "The workflow was already terminated.")
-        return redirect("workflows:detail", workflow_id=workflow.id)
-    try:
-        services.workflow_terminate(workflow=workflow, context=RequestContext.from_request(request))
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "Workflow terminated.")
-    return redirect("workflows:detail", workflow_id=workflow.id)
-
-
-@login_required
-@require_POST
-def workflow_delete_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
-    workflow = _owned(request, workflow_id)
-    try:
-        services.workflow_delete(workflow=workflow, context=RequestContext.from_request(request))
-    except ServiceError as error:
-        messages.error(request, error.message)
-        return redirect("workflows:detail", workflow_id=workflow.id)
-    messages.success(request, f"Workflow “{workflow.name}” deleted.")
-    return redirect("workflows:list")
 
 
 @login_required
