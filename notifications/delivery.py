@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 
@@ -41,9 +39,7 @@ def send_webhook(notification: Notification, delivery: DeliverySettings) -> None
     raw = json.dumps(_body(notification), separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "X-Chronoverse-Notification": notification.kind}
     if delivery.webhook_secret:
-        headers["X-Chronoverse-Signature"] = (
-            "sha256=" + hmac.new(delivery.webhook_secret.encode(), raw, hashlib.sha256).hexdigest()
-        )
+        headers[outbound_http.SIGNATURE_HEADER] = outbound_http.sign(delivery.webhook_secret, raw)
     try:
         result = outbound_http.send("POST", delivery.webhook_url, headers=headers, body=raw, timeout=10)
     except outbound_http.BlockedAddress:
