@@ -34,10 +34,16 @@ def log_channel(job_id) -> str:
 
 @dataclass(frozen=True)
 class LogLine:
+    """One line of a job's output; `as_dict` is the contract's Log, wherever a line is shown."""
+
     sequence: int
     stream: str
     message: str
     timestamp: datetime
+
+    @classmethod
+    def of(cls, row: JobLog) -> LogLine:
+        return cls(row.sequence, row.stream, row.message, row.timestamp)
 
     def as_dict(self) -> dict:
         return {
