@@ -27,26 +27,17 @@ from notifications.relay import get_relay, until_set
 from workflows.selectors import workflow_get
 
 
+# The Job resource is written by services.job_status_data (also the live `status` events); the
+# fields are its keys and only describe it in the schema (a docstring would become its description).
 class JobSerializer(ModelSerializer):
     workflow_id = serializers.UUIDField(read_only=True)
 
     class Meta:
         model = Job
-        fields = [
-            "id",
-            "workflow_id",
-            "status",
-            "trigger",
-            "scheduled_at",
-            "started_at",
-            "completed_at",
-            "duration_seconds",
-            "exit_code",
-            "error",
-            "attempt",
-            "created_at",
-            "updated_at",
-        ]
+        fields = list(services.job_status_data(Job()))
+
+    def to_representation(self, job: Job) -> dict:
+        return services.job_status_data(job)
 
 
 # A Log is written by LogLine.as_dict (also the live and raw streams); the fields only describe
