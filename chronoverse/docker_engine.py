@@ -12,7 +12,7 @@ import hashlib
 import io
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import docker
 import requests
@@ -20,6 +20,7 @@ import urllib3
 from django.conf import settings
 from django.db import connections
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import LogConfig, Mount
 
 # How a broken or timed-out connection to the engine surfaces: requests wraps most of them, but a
 # read that times out in the middle of a streamed response arrives as urllib3's or the socket's own.
@@ -68,47 +69,101 @@ def engine_client(*, timeout: int = 60) -> docker.DockerClient:
         raise _unavailable(exc) from exc
 
 
-def engine_ping(*, timeout: int = 3) -> None:
-    """Raise if the engine does not answer within `timeout` seconds."""
-    client = engine_client(timeout=timeout)
-    try:
-        client.ping()
-    finally:
-        client.close()
-
-
 def _unavailable(exc: Exception) -> EngineUnavailable:
     return EngineUnavailable(f"Container engine unreachable: {exc}")
 
 
-def image_present(ref: str) -> bool:
-    client = engine_client()
+def _gone(container_id: str) -> ContainerGone:
+    return ContainerGone(f"The job's container {container_id[:12]} disappeared (removed outside the platform)")
+
+
+# Which of the engine's answers that refuse a call (APIError) reach the caller as they are; the
+# others count as the engine being unavailable.
+def _every(exc: APIError) -> bool:
+    return True
+
+
+def _none(exc: APIError) -> bool:
+    return False
+
+
+def _client_errors(exc: APIError) -> bool:
+    return exc.is_client_error()
+
+
+@contextlib.contextmanager
+def _translated(
+    *,
+    refusals: Callable[[APIError], bool] = _every,
+    missing_ok: bool = False,
+    conflict_ok: bool = False,
+    gone: str | None = None,
+) -> Iterator[None]:
+    """How a call's failures reach callers, the same for every call: a missing object (NotFound) is
+    ignored with `missing_ok`, or is ContainerGone for the container `gone`; a conflict (409) is
+    ignored with `conflict_ok`; an APIError passes as is where `refusals` says so; anything else
+    from the SDK or the connection is EngineUnavailable."""
     try:
-        client.images.get(ref)
-        return True
-    except ImageNotFound:
-        return False
+        yield
     except APIError as exc:
-        if exc.is_client_error():
-            raise ImageError(f"Invalid image reference {ref}: {exc.explanation or exc}") from exc
+        if isinstance(exc, NotFound):
+            if missing_ok:
+                return
+            if gone is not None:
+                raise _gone(gone) from exc
+        elif conflict_ok and exc.status_code == 409:
+            return
+        if refusals(exc):
+            raise
         raise _unavailable(exc) from exc
     except (*TRANSPORT_ERRORS, DockerException) as exc:
         raise _unavailable(exc) from exc
+
+
+@contextlib.contextmanager
+def _client(*, timeout: int = 60) -> Iterator[docker.DockerClient]:
+    """A client for one operation, closed after it."""
+    client = engine_client(timeout=timeout)
+    try:
+        yield client
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def _engine(*, timeout: int = 60, **translation) -> Iterator[docker.DockerClient]:
+    """A client for one operation, its failures translated (see _translated), closed after it."""
+    with _client(timeout=timeout) as client, _translated(**translation):
+        yield client
+
+
+def engine_ping(*, timeout: int = 3) -> None:
+    """Raise if the engine does not answer within `timeout` seconds (with the failure's own type,
+    which is what the readiness check reports)."""
+    with _client(timeout=timeout) as client:
+        client.ping()
+
+
+def image_present(ref: str) -> bool:
+    with _engine(refusals=_none) as client:
+        try:
+            client.images.get(ref)
+            return True
+        except ImageNotFound:
+            return False
+        except APIError as exc:
+            if exc.is_client_error():
+                raise ImageError(f"Invalid image reference {ref}: {exc.explanation or exc}") from exc
+            raise
 
 
 def image_pull(ref: str, *, timeout: int) -> None:
-    client = engine_client(timeout=timeout)
-    try:
-        # The SDK splits `name:tag` itself and pulls `latest` when no tag is given.
-        client.images.pull(ref)
-    except (NotFound, APIError) as exc:
-        raise ImageError(f"Image not found: {ref} ({exc.explanation or exc})") from exc
-    except (*TRANSPORT_ERRORS, DockerException) as exc:
-        raise _unavailable(exc) from exc
-    finally:
-        client.close()
+    with _engine(timeout=timeout) as client:
+        try:
+            # The SDK splits `name:tag` itself and pulls `latest` when no tag is given.
+            client.images.pull(ref)
+        except APIError as exc:
+            raise ImageError(f"Image not found: {ref} ({exc.explanation or exc})") from exc
 
 
 def build_context(dockerfile: str, files: dict[str, str]) -> bytes:
@@ -130,87 +185,60 @@ def image_build(context: bytes, *, tag: str, timeout: int) -> Iterator[str]:
     Raises ImageError with the failing step's message when the build fails or runs past `timeout`
     seconds (closing the connection makes the engine abandon the build).
     """
-    client = engine_client(timeout=timeout)
-    deadline = time.monotonic() + timeout
-    try:
-        # `timeout` bounds each read of the output stream: a silent step cannot outlast the limit.
-        stream = client.api.build(
-            fileobj=io.BytesIO(context),
-            custom_context=True,
-            tag=tag,
-            labels={INSTALLATION_LABEL: installation_id()},
-            rm=True,
-            forcerm=True,
-            pull=False,
-            decode=True,
-            timeout=timeout,
-        )
-        for chunk in stream:
-            if "error" in chunk:
-                raise ImageError(chunk.get("errorDetail", {}).get("message") or chunk["error"])
-            text = chunk.get("stream") or chunk.get("status") or ""
-            for line in text.splitlines():
-                if line.strip():
-                    yield line.rstrip()
-            if time.monotonic() > deadline:
-                raise ImageError(f"Build timed out after {timeout} s.")
-    except TRANSPORT_ERRORS as exc:
-        if time.monotonic() > deadline - 1:
-            raise ImageError(f"Build timed out after {timeout} s.") from exc
-        raise _unavailable(exc) from exc
-    except APIError as exc:
-        raise ImageError(f"Build refused: {exc.explanation or exc}") from exc
-    except DockerException as exc:
-        raise _unavailable(exc) from exc
-    finally:
-        client.close()
+    with _engine(timeout=timeout, refusals=_none) as client:
+        deadline = time.monotonic() + timeout
+        try:
+            # `timeout` bounds each read of the output stream: a silent step cannot outlast the limit.
+            stream = client.api.build(
+                fileobj=io.BytesIO(context),
+                custom_context=True,
+                tag=tag,
+                labels={INSTALLATION_LABEL: installation_id()},
+                rm=True,
+                forcerm=True,
+                pull=False,
+                decode=True,
+                timeout=timeout,
+            )
+            for chunk in stream:
+                if "error" in chunk:
+                    raise ImageError(chunk.get("errorDetail", {}).get("message") or chunk["error"])
+                text = chunk.get("stream") or chunk.get("status") or ""
+                for line in text.splitlines():
+                    if line.strip():
+                        yield line.rstrip()
+                if time.monotonic() > deadline:
+                    raise ImageError(f"Build timed out after {timeout} s.")
+        except TRANSPORT_ERRORS as exc:
+            if time.monotonic() > deadline - 1:
+                raise ImageError(f"Build timed out after {timeout} s.") from exc
+            raise
+        except APIError as exc:
+            raise ImageError(f"Build refused: {exc.explanation or exc}") from exc
 
 
 def images_remove_repository(repository: str, *, keep: str | None = None) -> int:
     """Remove every tag of `repository` but `keep`; returns how many were removed."""
-    client = engine_client()
     removed = 0
-    try:
+    with _engine(refusals=_none) as client:
         for image in client.images.list(name=repository):
             for tag in image.tags:
                 if tag.startswith(f"{repository}:") and tag != keep:
                     with contextlib.suppress(NotFound):
                         client.images.remove(tag, force=True)
                         removed += 1
-    except (*TRANSPORT_ERRORS, DockerException) as exc:
-        raise _unavailable(exc) from exc
-    finally:
-        client.close()
     return removed
 
 
 def image_remove(ref: str) -> None:
-    client = engine_client()
-    try:
+    with _engine(refusals=_none, missing_ok=True) as client:
         client.images.remove(ref, force=True)
-    except NotFound:
-        pass
-    except (*TRANSPORT_ERRORS, DockerException) as exc:
-        raise _unavailable(exc) from exc
-    finally:
-        client.close()
 
 
 # -- containers for jobs -----------------------------------------------------------------------
 
 JOB_LABEL = "chronoverse.job_id"
 ATTEMPT_LABEL = "chronoverse.attempt"
-
-
-def _engine_call(func, *args, **kwargs):
-    """Call the SDK: the engine's own refusals (APIError) pass through, a lost engine becomes
-    EngineUnavailable."""
-    try:
-        return func(*args, **kwargs)
-    except APIError:
-        raise
-    except (*TRANSPORT_ERRORS, DockerException) as exc:
-        raise _unavailable(exc) from exc
 
 
 def container_create(
@@ -233,12 +261,18 @@ def container_create(
     """Create (not start) a job's container, sandboxed: no capabilities, no privilege escalation,
     the default seccomp profile, an init process to reap its children, its limits, a capped engine
     log, and optionally another user and a read-only root (with a writable /tmp). Returns its id."""
-    from docker.types import LogConfig, Mount
-
-    client = engine_client()
-    try:
-        container = _engine_call(
-            client.containers.create,
+    volumes = [
+        Mount(
+            target=m["target"],
+            source=m["source"],
+            read_only=m.get("read_only", False),
+            type="bind" if m["source"].startswith("/") else "volume",
+        )
+        for m in mounts
+    ]
+    engine_log = LogConfig(type="json-file", config={"max-size": f"{log_max_mb}m", "max-file": "1"})
+    with _engine() as client:
+        container = client.containers.create(
             image,
             command=command or None,
             entrypoint=entrypoint or None,
@@ -254,31 +288,20 @@ def container_create(
             user=user or None,
             read_only=read_only,
             tmpfs={"/tmp": "rw,nosuid,nodev,size=64m"} if read_only else None,
-            log_config=LogConfig(type="json-file", config={"max-size": f"{log_max_mb}m", "max-file": "1"}),
+            log_config=engine_log,
             network_mode=network,
-            mounts=[
-                Mount(
-                    target=m["target"],
-                    source=m["source"],
-                    read_only=m.get("read_only", False),
-                    type="bind" if m["source"].startswith("/") else "volume",
-                )
-                for m in mounts
-            ],
+            mounts=volumes,
             labels={**labels, INSTALLATION_LABEL: installation_id()},
             stdin_open=False,
             tty=False,
         )
         return container.id
-    finally:
-        client.close()
 
 
 def network_ensure_isolated(name: str) -> str:
     """A bridge network on which containers cannot reach one another (inter-container traffic off),
     created on first use; returns its name. Jobs get outbound access, never their neighbours."""
-    client = engine_client()
-    try:
+    with _engine(refusals=_client_errors) as client:
         try:
             client.api.inspect_network(name)
         except NotFound:
@@ -293,12 +316,6 @@ def network_ensure_isolated(name: str) -> str:
                 if exc.status_code != 409:  # created meanwhile by another job: as good
                     raise
         return name
-    except (*TRANSPORT_ERRORS, DockerException) as exc:
-        if isinstance(exc, APIError) and exc.is_client_error():
-            raise
-        raise _unavailable(exc) from exc
-    finally:
-        client.close()
 
 
 def jobs_network_name() -> str:
@@ -314,15 +331,14 @@ class AttachedContainer:
 
     def __init__(self, container_id: str):
         self.id = container_id
+        # The client outlives this call (the output is read through it): closed by close().
         self._client = engine_client(timeout=60)
         try:
-            self._stream = _engine_call(
-                self._client.api.attach, container_id, stdout=True, stderr=True, stream=True, logs=True, demux=True
-            )
-            _engine_call(self._client.api.start, container_id)
-        except NotFound as exc:
-            self._client.close()
-            raise _gone(container_id) from exc
+            with _translated(gone=container_id):
+                self._stream = self._client.api.attach(
+                    container_id, stdout=True, stderr=True, stream=True, logs=True, demux=True
+                )
+                self._client.api.start(container_id)
         except BaseException:
             self._client.close()
             raise
@@ -342,38 +358,24 @@ class AttachedContainer:
         self._client.close()
 
 
-def _gone(container_id: str) -> ContainerGone:
-    return ContainerGone(f"The job's container {container_id[:12]} disappeared (removed outside the platform)")
-
-
 def container_wait(container_id: str, *, timeout: float) -> int | None:
     """The exit code, or None if the container is still running after `timeout` seconds.
     Raises ContainerGone if it no longer exists."""
-    client = engine_client(timeout=max(1, int(timeout)) + 5)
-    try:
-        result = client.api.wait(container_id, timeout=max(1, int(timeout)))
-        return int(result.get("StatusCode", -1))
-    except TRANSPORT_ERRORS:
-        # A wait that times out surfaces as a broken connection, as a dead engine would: asking
-        # about the container tells them apart (and raises EngineUnavailable for the latter).
-        if _still_running(client, container_id):
-            return None
-        return _exit_code(client, container_id)
-    except NotFound as exc:
-        raise _gone(container_id) from exc
-    except DockerException as exc:
-        raise _unavailable(exc) from exc
-    finally:
-        client.close()
+    with _engine(timeout=max(1, int(timeout)) + 5, refusals=_none, gone=container_id) as client:
+        try:
+            result = client.api.wait(container_id, timeout=max(1, int(timeout)))
+            return int(result.get("StatusCode", -1))
+        except TRANSPORT_ERRORS:
+            # A wait that times out surfaces as a broken connection, as a dead engine would: asking
+            # about the container tells them apart (and raises EngineUnavailable for the latter).
+            if _still_running(client, container_id):
+                return None
+            return _exit_code(client, container_id)
 
 
 def _inspected_state(client: docker.DockerClient, container_id: str) -> dict:
-    try:
+    with _translated(refusals=_none, gone=container_id):
         return client.api.inspect_container(container_id)["State"]
-    except NotFound as exc:
-        raise _gone(container_id) from exc
-    except (*TRANSPORT_ERRORS, DockerException) as exc:
-        raise _unavailable(exc) from exc
 
 
 def _still_running(client: docker.DockerClient, container_id: str) -> bool:
@@ -387,13 +389,8 @@ def _exit_code(client: docker.DockerClient, container_id: str) -> int:
 def container_state(container_id: str) -> dict:
     """The container's State; ContainerGone if it was removed, or is being removed, under us (a
     forced removal kills it first, so its exit looks like any SIGKILL until asked)."""
-    client = engine_client()
-    try:
-        state = _engine_call(client.api.inspect_container, container_id)["State"]
-    except NotFound as exc:
-        raise _gone(container_id) from exc
-    finally:
-        client.close()
+    with _engine(gone=container_id) as client:
+        state = client.api.inspect_container(container_id)["State"]
     if state.get("RemovalInProgress") or state.get("Dead") or state.get("Status") in ("removing", "dead"):
         raise _gone(container_id)
     return state
@@ -401,83 +398,44 @@ def container_state(container_id: str) -> dict:
 
 def container_stop(container_id: str, *, grace: int) -> None:
     """SIGTERM, then SIGKILL after `grace` seconds. A container already gone is fine."""
-    client = engine_client(timeout=grace + 30)
-    try:
+    with _engine(timeout=grace + 30, refusals=_none, missing_ok=True) as client:
         client.api.stop(container_id, timeout=grace)
-    except NotFound:
-        pass
-    except (*TRANSPORT_ERRORS, DockerException) as exc:
-        raise _unavailable(exc) from exc
-    finally:
-        client.close()
 
 
 def container_remove(container_id: str) -> None:
-    client = engine_client()
-    try:
+    # A conflict is "removal already in progress": as good as removed.
+    with _engine(missing_ok=True, conflict_ok=True) as client:
         client.api.remove_container(container_id, force=True, v=True)
-    except NotFound:
-        pass
-    except APIError as exc:
-        # "removal already in progress" is as good as removed.
-        if exc.status_code != 409:
-            raise
-    except (*TRANSPORT_ERRORS, DockerException) as exc:
-        raise _unavailable(exc) from exc
-    finally:
-        client.close()
 
 
 def containers_of_job(job_id, *, attempt: int | None = None) -> list[str]:
     """The job's containers (of one attempt only, if given)."""
     labels = [f"{JOB_LABEL}={job_id}", *([f"{ATTEMPT_LABEL}={attempt}"] if attempt is not None else [])]
-    client = engine_client()
-    try:
-        found = _engine_call(client.api.containers, all=True, filters=_own(labels))
-        return [c["Id"] for c in found]
-    finally:
-        client.close()
+    with _engine() as client:
+        found = client.api.containers(all=True, filters=_own(labels))
+    return [c["Id"] for c in found]
 
 
 def containers_managed() -> dict[str, tuple[str, str]]:
     """Every job container of this installation on this engine: container id -> (job id, attempt).
     Another installation's containers are not listed, so the reaper never touches them."""
-    client = engine_client()
-    try:
-        found = _engine_call(client.api.containers, all=True, filters=_own([JOB_LABEL]))
-        return {c["Id"]: (c["Labels"][JOB_LABEL], c["Labels"].get(ATTEMPT_LABEL, "")) for c in found}
-    finally:
-        client.close()
+    with _engine() as client:
+        found = client.api.containers(all=True, filters=_own([JOB_LABEL]))
+    return {c["Id"]: (c["Labels"][JOB_LABEL], c["Labels"].get(ATTEMPT_LABEL, "")) for c in found}
 
 
 def container_signal(container_id: str, signal: str) -> None:
     """Send a signal without waiting (SIGTERM now and SIGKILL later never hold a worker for the grace)."""
-    client = engine_client()
-    try:
+    # A conflict is "not running any more", which is what we wanted.
+    with _engine(missing_ok=True, conflict_ok=True) as client:
         client.api.kill(container_id, signal=signal)
-    except NotFound:
-        pass
-    except APIError as exc:
-        if exc.status_code != 409:  # 409: not running any more, which is what we wanted
-            raise
-    except (*TRANSPORT_ERRORS, DockerException) as exc:
-        raise _unavailable(exc) from exc
-    finally:
-        client.close()
 
 
 def container_output(container_id: str, stream: str) -> Iterator[bytes]:
     """One stream (stdout or stderr) of a container's output so far, in chunks, never all in memory."""
-    client = engine_client()
-    try:
-        chunks = _engine_call(
-            client.api.logs,
-            container_id,
-            stdout=stream == "stdout",
-            stderr=stream == "stderr",
-            stream=True,
-            follow=False,
-        )
+    with _client() as client:
+        with _translated():
+            chunks = client.api.logs(
+                container_id, stdout=stream == "stdout", stderr=stream == "stderr", stream=True, follow=False
+            )
         yield from chunks
-    finally:
-        client.close()

@@ -10,6 +10,8 @@ not tell an open port from a closed one.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import socket
 import time
@@ -24,6 +26,8 @@ from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError, SSLError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 USER_AGENT = "Chronoverse/1.0 (+https://github.com/chronoverse)"
+# Webhooks of jobs and alert webhooks are signed alike, so a receiver checks both the same way.
+SIGNATURE_HEADER = "X-Chronoverse-Signature"
 EXCERPT_BYTES = 2048
 # The well-known NAT64 prefix: its last 32 bits are an IPv4 address, reached through a translator.
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
@@ -39,6 +43,11 @@ class HttpResult:
 
 class BlockedAddress(Exception):
     """The target is, or resolves to, an address the platform keeps jobs away from."""
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The value of SIGNATURE_HEADER: `sha256=<hex HMAC-SHA256 of the raw body>`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

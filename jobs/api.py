@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from asgiref.sync import sync_to_async
@@ -18,8 +19,9 @@ from accounts.services import RequestContext
 from chronoverse.errors import ServiceError
 from chronoverse.pagination import keyset_page
 from chronoverse.schema import page_parameters
-from chronoverse.serializers import ModelSerializer, format_timestamp
+from chronoverse.serializers import ModelSerializer
 from jobs import live, selectors, services
+from jobs.logs import LogLine
 from jobs.models import Job, JobLog, JobStatus, JobTrigger
 from notifications.relay import get_relay, until_set
 from workflows import api as workflow_api
@@ -27,32 +29,28 @@ from workflows import selectors as workflow_selectors
 from workflows.api import WorkflowSerializer
 
 
+# The Job resource is written by services.job_status_data (also the live `status` events); the
+# fields are its keys and only describe it in the schema (a docstring would become its description).
 class JobSerializer(ModelSerializer):
     workflow_id = serializers.UUIDField(read_only=True)
 
     class Meta:
         model = Job
-        fields = [
-            "id",
-            "workflow_id",
-            "status",
-            "trigger",
-            "scheduled_at",
-            "started_at",
-            "completed_at",
-            "duration_seconds",
-            "exit_code",
-            "error",
-            "attempt",
-            "created_at",
-            "updated_at",
-        ]
+        fields = list(services.job_status_data(Job()))
+
+    def to_representation(self, job: Job) -> dict:
+        return services.job_status_data(job)
 
 
+# A Log is written by LogLine.as_dict (also the live and raw streams); the fields only describe
+# it in the schema (a docstring here would become the schema's description).
 class LogSerializer(ModelSerializer):
     class Meta:
         model = JobLog
-        fields = ["sequence", "stream", "message", "timestamp"]
+        fields = [field.name for field in dataclasses.fields(LogLine)]
+
+    def to_representation(self, row: JobLog) -> dict:
+        return LogLine.of(row).as_dict()
 
 
 _PAGE = page_parameters()
@@ -180,21 +178,9 @@ class JobLogsRawView(APIView):
             last = 0
             while True:
                 rows = await sync_to_async(selectors.job_log_rows_after)(job_id=job.pk, sequence=last, limit=RAW_CHUNK)
-                for sequence, stream, message, timestamp in rows:
-                    if fmt == "txt":
-                        yield f"{message}\n"
-                    else:
-                        yield (
-                            json.dumps(
-                                {
-                                    "sequence": sequence,
-                                    "stream": stream,
-                                    "message": message,
-                                    "timestamp": format_timestamp(timestamp),
-                                }
-                            )
-                            + "\n"
-                        )
+                for row in rows:
+                    line = LogLine(*row)
+                    yield f"{line.message}\n" if fmt == "txt" else json.dumps(line.as_dict()) + "\n"
                 if len(rows) < RAW_CHUNK:
                     return
                 last = rows[-1][0]

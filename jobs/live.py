@@ -26,7 +26,7 @@ IDLE_CHECK_SECONDS = 5.0
 @sync_to_async
 def _stored_after(job_id, sequence: int) -> list[dict]:
     rows = JobLog.objects.filter(job_id=job_id, sequence__gt=sequence).order_by("sequence")[:REPLAY_CHUNK]
-    return [LogLine(r.sequence, r.stream, r.message, r.timestamp).as_dict() for r in rows]
+    return [LogLine.of(row).as_dict() for row in rows]
 
 
 @sync_to_async

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -34,10 +35,16 @@ def log_channel(job_id) -> str:
 
 @dataclass(frozen=True)
 class LogLine:
+    """One line of a job's output; `as_dict` is the contract's Log, wherever a line is shown."""
+
     sequence: int
     stream: str
     message: str
     timestamp: datetime
+
+    @classmethod
+    def of(cls, row: JobLog) -> LogLine:
+        return cls(row.sequence, row.stream, row.message, row.timestamp)
 
     def as_dict(self) -> dict:
         return {
@@ -46,6 +53,39 @@ class LogLine:
             "message": self.message,
             "timestamp": format_timestamp(self.timestamp),
         }
+
+
+class LineSplitter:
+    """Cuts one stream of raw output into lines, live or read back from the engine alike: `\n` ends
+    a line (a `\r` before it is dropped), and a trailing partial line is held until it completes,
+    or until it grows past `max_partial` characters, when it goes out as a line of its own."""
+
+    def __init__(self, max_partial: int):
+        self._pending = ""
+        self._max_partial = max_partial
+
+    def feed(self, chunk: bytes | str) -> list[str]:
+        text = chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
+        *complete, self._pending = (self._pending + text).split("\n")
+        lines = [line.removesuffix("\r") for line in complete]
+        if len(self._pending) > self._max_partial:
+            lines.append(self._pending)
+            self._pending = ""
+        return lines
+
+    def rest(self) -> str:
+        """The partial line held at the end of the output ('' if none)."""
+        rest, self._pending = self._pending, ""
+        return rest
+
+
+def split_lines(chunks: Iterable[bytes | str], *, max_partial: int) -> Iterator[str]:
+    """Every line of a whole output, the last one even without its `\n`."""
+    splitter = LineSplitter(max_partial)
+    for chunk in chunks:
+        yield from splitter.feed(chunk)
+    if rest := splitter.rest():
+        yield rest
 
 
 def publish_event(job_id, event: str, data: dict | list) -> None:
@@ -84,7 +124,7 @@ class LogWriter:
             start_sequence = (last or 0) + 1
         self._next = start_sequence
         self._buffer: list[LogLine] = []
-        self._partial: dict[str, str] = {}
+        self._splitters: dict[str, LineSplitter] = {}
         self._lock = threading.Lock()
         self._dropped = 0
         # The cap is per job: lines stored by an earlier attempt (or a salvage) count toward it.
@@ -104,15 +144,10 @@ class LogWriter:
 
     def feed(self, stream: str, chunk: bytes | str) -> None:
         """Add raw output: split into lines, keeping a trailing partial line until it completes."""
-        text = chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
-        pending = self._partial.get(stream, "") + text
-        *complete, rest = pending.split("\n")
         with self._lock:
-            self._partial[stream] = rest
-            for line in complete:
-                self._add(stream, line.removesuffix("\r"))
-            if len(self._partial[stream]) > self._max_bytes:
-                self._add(stream, self._partial.pop(stream))
+            splitter = self._splitters.setdefault(stream, LineSplitter(self._max_bytes))
+            for line in splitter.feed(chunk):
+                self._add(stream, line)
             if len(self._buffer) >= FLUSH_LINES:
                 self._flush_locked()
 
@@ -162,10 +197,9 @@ class LogWriter:
         if self._flusher is not None:
             self._flusher.join(timeout=10)
         with self._lock:
-            for stream, rest in self._partial.items():
-                if rest:
+            for stream, splitter in self._splitters.items():
+                if rest := splitter.rest():
                     self._add(stream, rest)
-            self._partial.clear()
             if self._dropped:
                 self._buffer.append(
                     LogLine(

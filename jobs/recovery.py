@@ -13,7 +13,6 @@ OOM, a lost machine). The reaper, run every few seconds by beat, compares the tw
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -22,7 +21,7 @@ from django.utils import timezone
 
 from chronoverse import docker_engine
 from chronoverse.docker_engine import EngineUnavailable
-from jobs.logs import LogWriter
+from jobs.logs import LogWriter, split_lines
 from jobs.models import UNFINISHED, Job, JobLog, JobStatus
 from jobs.services import job_cancel_complete, job_dispatch, job_retry_or_fail, jobs_send
 from workflows.models import WorkflowKind
@@ -114,21 +113,12 @@ def _save_remaining_output(job: Job, container_id: str) -> None:
     with LogWriter(job.pk) as log:
         for stream in ("stdout", "stderr"):
             skip = stored.get(stream, 0)
-            for line in _lines(docker_engine.container_output(container_id, stream)):
+            output = docker_engine.container_output(container_id, stream)
+            for line in split_lines(output, max_partial=settings.LOG_MAX_LINE_BYTES):
                 if skip:
                     skip -= 1
                     continue
                 log.write(stream, line)
-
-
-def _lines(chunks) -> Iterator[str]:
-    pending = ""
-    for chunk in chunks:
-        pending += chunk.decode("utf-8", errors="replace")
-        *complete, pending = pending.split("\n")
-        yield from complete
-    if pending:
-        yield pending
 
 
 def _remove_stale_containers() -> int:

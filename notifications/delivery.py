@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 
@@ -22,15 +20,6 @@ def _subject(notification: Notification) -> str:
     return f"[Chronoverse] {notification.kind.replace('_', ' ').title()}{f': {name}' if name else ''}"
 
 
-def _body(notification: Notification) -> dict:
-    return {
-        "id": str(notification.id),
-        "kind": notification.kind,
-        "payload": notification.payload,
-        "created_at": notification.created_at.isoformat(),
-    }
-
-
 def send_email(notification: Notification) -> None:
     text = "\n".join(f"{key}: {value}" for key, value in notification.payload.items())
     send_mail(_subject(notification), text, settings.DEFAULT_FROM_EMAIL, [notification.user.email])
@@ -38,12 +27,10 @@ def send_email(notification: Notification) -> None:
 
 def send_webhook(notification: Notification, delivery: DeliverySettings) -> None:
     """POST the alert; raises on a failure worth retrying (no answer, 5xx, 429)."""
-    raw = json.dumps(_body(notification), separators=(",", ":")).encode()
+    raw = json.dumps(notification.as_message(), separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "X-Chronoverse-Notification": notification.kind}
     if delivery.webhook_secret:
-        headers["X-Chronoverse-Signature"] = (
-            "sha256=" + hmac.new(delivery.webhook_secret.encode(), raw, hashlib.sha256).hexdigest()
-        )
+        headers[outbound_http.SIGNATURE_HEADER] = outbound_http.sign(delivery.webhook_secret, raw)
     try:
         result = outbound_http.send("POST", delivery.webhook_url, headers=headers, body=raw, timeout=10)
     except outbound_http.BlockedAddress:

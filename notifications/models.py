@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from chronoverse.serializers import format_timestamp
+
 
 class NotificationKind(models.TextChoices):
     WORKFLOW_CREATED = "WORKFLOW_CREATED"
@@ -51,6 +53,15 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.user_id}"
+
+    def as_message(self) -> dict:
+        """The notification as it leaves the platform: published live, and posted to alert webhooks."""
+        return {
+            "id": str(self.id),
+            "kind": self.kind,
+            "payload": self.payload,
+            "created_at": format_timestamp(self.created_at),
+        }
 
 
 class DeliverySettings(models.Model):

@@ -14,7 +14,6 @@ from accounts.models import NotificationPreference, User
 from chronoverse import task_queue
 from chronoverse.errors import ServiceError
 from chronoverse.redis_client import get_redis
-from chronoverse.serializers import format_timestamp
 from notifications.models import ALERT_KINDS, DeliverySettings, Notification, NotificationKind
 
 logger = logging.getLogger(__name__)
@@ -35,14 +34,7 @@ def should_push_live(preference: str, kind: str) -> bool:
 
 
 def _message(notification: Notification) -> str:
-    return json.dumps(
-        {
-            "id": str(notification.id),
-            "kind": notification.kind,
-            "payload": notification.payload,
-            "created_at": format_timestamp(notification.created_at),
-        }
-    )
+    return json.dumps(notification.as_message())
 
 
 def _publish(notification: Notification) -> None:

@@ -109,8 +109,13 @@ class Workflow(models.Model):
 
     @property
     def image_repository(self) -> str:
-        """Where images built from this workflow's Dockerfile are tagged (`<repository>:<generation>`)."""
-        return f"chronoverse-wf/{self.id}"
+        return image_repository(self.id)
+
+
+def image_repository(workflow_id) -> str:
+    """Where images built from a workflow's Dockerfile are tagged (`<repository>:<generation>`); by
+    id, since its images are removed after the workflow itself is gone."""
+    return f"chronoverse-wf/{workflow_id}"
 
 
 class WorkflowBuild(models.Model):

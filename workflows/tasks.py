@@ -4,6 +4,7 @@ from celery import shared_task
 
 from chronoverse import docker_engine
 from workflows import builds
+from workflows.models import image_repository
 
 
 @shared_task(bind=True, max_retries=5, acks_late=True)
@@ -20,7 +21,7 @@ def build_workflow_image(self, build_id: str) -> None:
 
 @shared_task
 def remove_workflow_images(workflow_id: str) -> int:
-    return docker_engine.images_remove_repository(f"chronoverse-wf/{workflow_id}")
+    return docker_engine.images_remove_repository(image_repository(workflow_id))
 
 
 @shared_task

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 
@@ -12,12 +10,6 @@ from chronoverse import outbound_http
 from jobs.logs import LogWriter
 from jobs.models import Job
 from jobs.outcome import Outcome
-
-SIGNATURE_HEADER = "X-Chronoverse-Signature"
-
-
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def _body(payload: dict, headers: dict[str, str]) -> bytes | None:
@@ -42,7 +34,7 @@ def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Out
     body = _body(payload, headers)
     headers.update({"X-Chronoverse-Job-Id": str(job.id), "X-Chronoverse-Workflow-Id": str(job.workflow_id)})
     if payload.get("secret"):
-        headers[SIGNATURE_HEADER] = sign(payload["secret"], body or b"")
+        headers[outbound_http.SIGNATURE_HEADER] = outbound_http.sign(payload["secret"], body or b"")
     attempts = payload["retries"] + 1
     last_error = ""
     for attempt in range(1, attempts + 1):
