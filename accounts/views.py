@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.forms import DeliveryForm, LoginForm, PreferenceForm, SignupForm, TokenForm
+from accounts.request_types import AuthenticatedHttpRequest
 from chronoverse.api_errors import retry_after_header
 from chronoverse.errors import ServiceError
 from notifications.models import DeliverySettings
@@ -88,7 +89,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def settings_view(request: HttpRequest) -> HttpResponse:
+def settings_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = services.RequestContext.from_request(request)
     preference_form = PreferenceForm(initial={"notification_preference": request.user.notification_preference})
     token_form = TokenForm()

@@ -10,17 +10,18 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.request_types import AuthenticatedHttpRequest
 from accounts.services import RequestContext
 from chronoverse.errors import ServiceError
 from jobs import selectors, services
 from jobs.models import UNFINISHED, Job, JobStatus
 
 
-def _owned(request: HttpRequest, job_id: UUID) -> Job:
+def _owned(request: AuthenticatedHttpRequest, job_id: UUID) -> Job:
     # Someone else's job is a 404 like a missing one, so ids cannot be probed for existence.
     try:
         return selectors.job_get(user=request.user, job_id=job_id)
@@ -29,7 +30,7 @@ def _owned(request: HttpRequest, job_id: UUID) -> Job:
 
 
 @login_required
-def job_detail_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
+def job_detail_view(request: AuthenticatedHttpRequest, job_id: UUID) -> HttpResponse:
     job = _owned(request, job_id)
     return render(
         request,
@@ -41,7 +42,7 @@ def job_detail_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
 
 @login_required
 @require_POST
-def job_cancel_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
+def job_cancel_view(request: AuthenticatedHttpRequest, job_id: UUID) -> HttpResponse:
     job = _owned(request, job_id)
     try:
         job = services.job_cancel(

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.request_types import AuthenticatedHttpRequest
 from accounts.services import RequestContext
 from chronoverse.dashboard import dashboard_page
 from chronoverse.errors import ServiceError
@@ -28,7 +29,7 @@ TERMINATED_MESSAGE = "This workflow is terminated: a terminated workflow cannot 
 RECENT_JOBS = 20
 
 
-def _owned(request: HttpRequest, workflow_id: UUID) -> Workflow:
+def _owned(request: AuthenticatedHttpRequest, workflow_id: UUID) -> Workflow:
     # Someone else's workflow is a 404 like a missing one, so ids cannot be probed for existence.
     try:
         return selectors.workflow_get(user=request.user, workflow_id=workflow_id)
@@ -37,7 +38,7 @@ def _owned(request: HttpRequest, workflow_id: UUID) -> Workflow:
 
 
 @login_required
-def workflow_list_view(request: HttpRequest) -> HttpResponse:
+def workflow_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     page = dashboard_page(request, lambda: selectors.workflow_list(user=request.user, filters=request.GET))
     return render(
         request,
@@ -55,7 +56,7 @@ def workflow_list_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def workflow_create_view(request: HttpRequest) -> HttpResponse:
+def workflow_create_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = WorkflowForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -75,7 +76,7 @@ def workflow_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def workflow_detail_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+def workflow_detail_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned(request, workflow_id)
     build = selectors.workflow_latest_build(workflow=workflow)
     jobs = job_selectors.job_recent_for_workflow(workflow=workflow, limit=RECENT_JOBS)
@@ -84,7 +85,7 @@ def workflow_detail_view(request: HttpRequest, workflow_id: UUID) -> HttpRespons
 
 @login_required
 @require_POST
-def workflow_run_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+def workflow_run_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned(request, workflow_id)
     try:
         job = job_services.job_run_manually(
@@ -99,7 +100,7 @@ def workflow_run_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
 
 
 @login_required
-def workflow_edit_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+def workflow_edit_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned(request, workflow_id)
     if workflow.is_terminated:
         # Only decides what to show; workflow_update refuses the change itself (also in a race).
@@ -132,7 +133,7 @@ def _refuse_edit(request: HttpRequest, workflow: Workflow, message: str) -> Http
 
 @login_required
 @require_POST
-def workflow_terminate_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+def workflow_terminate_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned(request, workflow_id)
     if workflow.is_terminated:
         messages.info(request, "The workflow was already terminated.")
@@ -148,7 +149,7 @@ def workflow_terminate_view(request: HttpRequest, workflow_id: UUID) -> HttpResp
 
 @login_required
 @require_POST
-def workflow_delete_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+def workflow_delete_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned(request, workflow_id)
     try:
         services.workflow_delete(workflow=workflow, context=RequestContext.from_request(request))
@@ -161,7 +162,7 @@ def workflow_delete_view(request: HttpRequest, workflow_id: UUID) -> HttpRespons
 
 @login_required
 @require_POST
-def workflow_rebuild_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+def workflow_rebuild_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned(request, workflow_id)
     try:
         build = services.workflow_rebuild(workflow=workflow, context=RequestContext.from_request(request))
