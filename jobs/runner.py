@@ -6,6 +6,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
@@ -25,7 +26,8 @@ CANCEL_POLL_SECONDS = 1.0
 # How soon a job whose user is at MAX_RUNNING_JOBS_PER_USER is offered to a worker again.
 USER_CAPACITY_RETRY_SECONDS = 2
 
-EXECUTORS = {
+# Keyed by the workflow's kind, which a Job's workflow holds as a plain string.
+EXECUTORS: dict[str, Callable[[Job, dict, LogWriter, threading.Event], Outcome]] = {
     WorkflowKind.HEARTBEAT: heartbeat.run,
     WorkflowKind.CONTAINER: container.run,
     WorkflowKind.WEBHOOK: webhook.run,
@@ -80,7 +82,7 @@ def job_execute(*, job_id, worker: str | None = None) -> str | None:
         # Not this worker's slot to hold: the job waits QUEUED and is offered again shortly.
         from jobs.tasks import execute_job
 
-        execute_job.apply_async(args=[str(job_id)], countdown=USER_CAPACITY_RETRY_SECONDS)
+        execute_job.apply_async(args=(str(job_id),), countdown=USER_CAPACITY_RETRY_SECONDS)
         return None
     if job is None:
         return None

@@ -265,7 +265,8 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
             from jobs.tasks import execute_job
 
             delay = min(60, 2**job.attempt)
-            transaction.on_commit(lambda: execute_job.apply_async(args=[str(job.pk)], countdown=delay), robust=True)
+            # Celery takes a list or a tuple for args; celery-types only a tuple.
+            transaction.on_commit(lambda: execute_job.apply_async(args=[str(job.pk)], countdown=delay), robust=True)  # type: ignore[arg-type]
             return JobStatus.QUEUED
         if not Job.objects.filter(**_held(job, from_status, worker), cancel_requested_at__isnull=True).update(
             status=JobStatus.FAILED,
