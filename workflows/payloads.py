@@ -142,7 +142,7 @@ class ContainerPayload(_KindPayload):
     memory_mb = StrictIntegerField(required=False, min_value=6, max_value=1024 * 1024)
     cpus = StrictFloatField(required=False, min_value=0.01, max_value=1024)
     network = serializers.ChoiceField(choices=["bridge", "none"], default="bridge")
-    volumes = VolumeSerializer(many=True, required=False, max_length=32)  # type: ignore[call-arg]  # many=True: for the ListSerializer
+    volumes = VolumeSerializer(many=True, required=False, max_length=32)  # type: ignore[call-arg]  # many=True passes max_length to the ListSerializer; the stubs omit it
     user = StrictCharField(required=False, max_length=65)
     read_only = StrictBooleanField(default=False)  # type: ignore[assignment]  # a declared field; the serializer metaclass takes it off the class
 
