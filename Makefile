@@ -50,6 +50,7 @@ run: migrate
 
 test: provision venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(TEST_ENV) $(BIN)/python manage.py makemigrations --check --dry-run >/dev/null
 	# Production settings pass Django's deployment checks with no warning.
 	CHRONOVERSE_PRODUCTION=true ALLOWED_HOSTS=chronoverse.example.com \
@@ -70,6 +71,7 @@ soak: provision venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 schema: venv
 	$(BIN)/python manage.py spectacular --file docs/openapi.yaml --validate

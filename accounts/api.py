@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.models import ApiToken, AuditLog, NotificationPreference, TokenScope, User
+from accounts.request_types import AuthenticatedRequest
 from chronoverse.pagination import keyset_page
 from chronoverse.schema import page_parameters
 from chronoverse.serializers import ModelSerializer, StrictCharField, StrictSerializer, format_timestamp
@@ -121,7 +122,7 @@ class LogoutView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=None, responses={204: None})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         token = request.auth if isinstance(request.auth, ApiToken) else None
         services.user_logout(user=request.user, token=token, context=services.RequestContext.from_request(request))
         if token is None:
@@ -136,7 +137,7 @@ class MeView(APIView):
         return Response(UserSerializer(request.user).data)
 
     @extend_schema(request=UserUpdateSerializer, responses=UserSerializer)
-    def patch(self, request: Request) -> Response:
+    def patch(self, request: AuthenticatedRequest) -> Response:
         data = _validated(UserUpdateSerializer, request)
         user = services.user_update(
             user=request.user,
@@ -157,12 +158,12 @@ class TokenListView(APIView):
             "TokenList", {"tokens": TokenSerializer(many=True), "cursor": serializers.CharField(allow_null=True)}
         ),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         page = keyset_page(selectors.token_list(user=request.user), request.query_params)
         return Response({"tokens": TokenSerializer(page.items, many=True).data, "cursor": page.cursor})
 
     @extend_schema(request=TokenCreateSerializer, responses={201: TokenCreatedSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = _validated(TokenCreateSerializer, request)
         token, secret = services.token_create(
             user=request.user,
@@ -177,7 +178,7 @@ class TokenListView(APIView):
 @extend_schema(tags=["tokens"])
 class TokenDetailView(APIView):
     @extend_schema(responses={204: None})
-    def delete(self, request: Request, token_id) -> Response:
+    def delete(self, request: AuthenticatedRequest, token_id) -> Response:
         services.token_revoke(
             user=request.user, token_id=token_id, context=services.RequestContext.from_request(request)
         )
@@ -193,6 +194,6 @@ class AuditLogListView(APIView):
             {"audit_logs": AuditLogSerializer(many=True), "cursor": serializers.CharField(allow_null=True)},
         ),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         page = keyset_page(selectors.audit_log_list(user=request.user), request.query_params)
         return Response({"audit_logs": AuditLogSerializer(page.items, many=True).data, "cursor": page.cursor})

@@ -30,6 +30,7 @@ class SignupForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        assert data is not None  # forms.Form.clean returns cleaned_data
         if data.get("password") and data.get("password") != data.get("password_again"):
             self.add_error("password_again", "The two passwords differ.")
         return data

@@ -13,8 +13,10 @@ closed the moment the token is revoked or expires.
 
 from __future__ import annotations
 
+from typing import cast
 from urllib.parse import parse_qs, urlparse
 
+from asgiref.typing import ASGI3Application
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.security.websocket import AllowedHostsOriginValidator
@@ -41,7 +43,8 @@ def _origin(scope):
 class WebSocketAuth:
     def __init__(self, inner):
         self.inner = inner
-        self.session_stack = AuthMiddlewareStack(inner)
+        # An ASGI 3 middleware instance; the stubs' return type also allows an ASGI 2 class.
+        self.session_stack = cast(ASGI3Application, AuthMiddlewareStack(inner))
         # Used for its check of the Origin against ALLOWED_HOSTS, not as a middleware: a refused
         # Origin must reach the consumer (to close with 4401), not be denied at the handshake.
         self.origins = AllowedHostsOriginValidator(self.session_stack)

@@ -64,10 +64,13 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         # The contract: a body that is not JSON is malformed JSON, a 400.
         status = 400
         body = error_body(code, "The request body must be JSON (Content-Type: application/json).")
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        headers["Retry-After"] = retry_after_header(exc.wait)
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
+    # drf-stubs do not declare Throttled.wait, which Throttled.__init__ sets.
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:  # type: ignore[attr-defined]
+        headers["Retry-After"] = retry_after_header(exc.wait)  # type: ignore[attr-defined]
+    # APIView.handle_exception sets auth_header on the exceptions that need a challenge.
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
     return Response(body, status=status, headers=headers)
 
 

@@ -295,6 +295,7 @@ def container_create(
             stdin_open=False,
             tty=False,
         )
+        assert container.id is not None  # the engine answers every create with the new id
         return container.id
 
 

@@ -16,6 +16,7 @@ import ipaddress
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import certifi
@@ -68,7 +69,8 @@ def _addresses(host: str, port: int) -> list[str]:
     except (socket.gaierror, UnicodeError) as exc:
         raise requests.ConnectionError(f"could not resolve {host}") from exc
     # Keep the resolver's order (it prefers what is reachable), without repeats.
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    # An AF_INET or AF_INET6 socket address starts with the host string (the stubs also allow an int).
+    return list(dict.fromkeys(cast(str, info[4][0]) for info in infos))
 
 
 def _checked_addresses(host: str, port: int) -> list[str]:
@@ -81,7 +83,12 @@ def _checked_addresses(host: str, port: int) -> list[str]:
 
 
 def _pool(scheme: str, address: str, port: int, host: str, timeout: float) -> urllib3.HTTPConnectionPool:
-    common = {"port": port, "timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False, "maxsize": 1}
+    common: dict[str, Any] = {
+        "port": port,
+        "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+        "retries": False,
+        "maxsize": 1,
+    }
     if scheme == "https":
         # TLS is checked against the name the user gave, though the socket goes to the checked address.
         return urllib3.HTTPSConnectionPool(

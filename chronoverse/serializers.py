@@ -16,7 +16,8 @@ def format_timestamp(value: datetime | None) -> str | None:
 
 
 class TimestampField(serializers.DateTimeField):
-    def to_representation(self, value: datetime | None) -> str | None:
+    # DRF's DateTimeField.to_representation also returns None for None; its stubs say `str`.
+    def to_representation(self, value: datetime | None) -> str | None:  # type: ignore[override]
         return format_timestamp(value)
 
 

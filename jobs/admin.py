@@ -15,7 +15,7 @@ class JobLogInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["sequence", "stream", "message", "timestamp"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # a flat list of names; the stubs type `fields` as field groups
     ordering = ["sequence"]
     max_num = 0
 

@@ -10,11 +10,11 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.renderers import BaseRenderer, JSONRenderer
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiToken
+from accounts.request_types import AuthenticatedRequest
 from accounts.services import RequestContext
 from chronoverse.errors import ServiceError
 from chronoverse.pagination import keyset_page
@@ -69,7 +69,7 @@ class WorkflowJobsView(APIView):
             "JobList", {"jobs": JobSerializer(many=True), "cursor": serializers.CharField(allow_null=True)}
         ),
     )
-    def get(self, request: Request, workflow_id) -> Response:
+    def get(self, request: AuthenticatedRequest, workflow_id) -> Response:
         workflow = workflow_selectors.workflow_get(user=request.user, workflow_id=workflow_id)
         page = keyset_page(
             selectors.job_list_for_workflow(workflow=workflow, filters=request.query_params), request.query_params
@@ -81,7 +81,7 @@ class WorkflowJobsView(APIView):
         request=None,
         responses={201: JobSerializer, 409: OpenApiResponse(description="Terminated, or not built")},
     )
-    def post(self, request: Request, workflow_id) -> Response:
+    def post(self, request: AuthenticatedRequest, workflow_id) -> Response:
         workflow = workflow_selectors.workflow_get(user=request.user, workflow_id=workflow_id)
         job = services.job_run_manually(
             workflow=workflow, user=request.user, context=RequestContext.from_request(request)
@@ -92,14 +92,14 @@ class WorkflowJobsView(APIView):
 @extend_schema(tags=["jobs"])
 class JobDetailView(APIView):
     @extend_schema(responses=JobSerializer)
-    def get(self, request: Request, job_id) -> Response:
+    def get(self, request: AuthenticatedRequest, job_id) -> Response:
         return Response(JobSerializer(selectors.job_get(user=request.user, job_id=job_id)).data)
 
 
 @extend_schema(tags=["jobs"])
 class JobCancelView(APIView):
     @extend_schema(request=None, responses={200: JobSerializer, 409: OpenApiResponse(description="Already finished")})
-    def post(self, request: Request, job_id) -> Response:
+    def post(self, request: AuthenticatedRequest, job_id) -> Response:
         job = selectors.job_get(user=request.user, job_id=job_id)
         job = services.job_cancel(
             job=job,
@@ -123,7 +123,7 @@ class JobLogsView(APIView):
             "LogList", {"logs": LogSerializer(many=True), "cursor": serializers.CharField(allow_null=True)}
         ),
     )
-    def get(self, request: Request, job_id) -> Response:
+    def get(self, request: AuthenticatedRequest, job_id) -> Response:
         job = selectors.job_get(user=request.user, job_id=job_id)
         page = keyset_page(
             selectors.job_logs(job=job, filters=request.query_params),
@@ -167,7 +167,7 @@ class JobLogsRawView(APIView):
         parameters=[OpenApiParameter("format", str, enum=["txt", "jsonl"])],
         responses={(200, "text/plain"): str, (200, "application/x-ndjson"): str},
     )
-    def get(self, request: Request, job_id) -> StreamingHttpResponse:
+    def get(self, request: AuthenticatedRequest, job_id) -> StreamingHttpResponse:
         job = selectors.job_get(user=request.user, job_id=job_id)
         fmt = request.query_params.get("format", "txt")
         if fmt not in ("txt", "jsonl"):
@@ -216,7 +216,7 @@ class JobEventsView(APIView):
         "(a Job) when the job changes, `end` (a Job) when it finishes; `: keep-alive` comments while quiet.",
         responses={(200, "text/event-stream"): OpenApiResponse(response=SSE_EVENT)},
     )
-    def get(self, request: Request, job_id) -> StreamingHttpResponse:
+    def get(self, request: AuthenticatedRequest, job_id) -> StreamingHttpResponse:
         job = selectors.job_get(user=request.user, job_id=job_id)
         token = request.auth if isinstance(request.auth, ApiToken) else None
         auth_token = (str(token.pk), token.expires_at) if token is not None else None
@@ -243,7 +243,7 @@ class WorkflowDetailView(workflow_api.WorkflowDetailView):
     """GET and PATCH as the workflows app serves them; DELETE also removes the workflow's jobs."""
 
     @extend_schema(responses={204: None})
-    def delete(self, request: Request, workflow_id) -> Response:
+    def delete(self, request: AuthenticatedRequest, workflow_id) -> Response:
         workflow = workflow_selectors.workflow_get(user=request.user, workflow_id=workflow_id)
         services.workflow_remove(workflow=workflow, context=RequestContext.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -252,7 +252,7 @@ class WorkflowDetailView(workflow_api.WorkflowDetailView):
 @extend_schema(tags=["workflows"])
 class WorkflowTerminateView(APIView):
     @extend_schema(request=None, responses=WorkflowSerializer)
-    def post(self, request: Request, workflow_id) -> Response:
+    def post(self, request: AuthenticatedRequest, workflow_id) -> Response:
         workflow = workflow_selectors.workflow_get(user=request.user, workflow_id=workflow_id)
         workflow = services.workflow_stop(workflow=workflow, context=RequestContext.from_request(request))
         return Response(WorkflowSerializer(workflow).data)

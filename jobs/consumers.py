@@ -21,7 +21,7 @@ NOT_FOUND = 4404
 
 class JobLogsConsumer(ClosesOnRevocation, AsyncJsonWebsocketConsumer):
     # jobs.live follows Redis itself; the channel layer would only add a blocking read per socket.
-    channel_layer_alias = None
+    channel_layer_alias = None  # type: ignore[assignment]  # no such layer: get_channel_layer returns None
     relay: asyncio.Task | None = None
 
     async def connect(self) -> None:
@@ -32,7 +32,7 @@ class JobLogsConsumer(ClosesOnRevocation, AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=UNAUTHENTICATED)
             return
-        if not await database_sync_to_async(Job.objects.filter(pk=job_id, user=user).exists)():
+        if not await database_sync_to_async(Job.objects.filter(pk=job_id, user_id=user.pk).exists)():
             await self.close(code=NOT_FOUND)
             return
         self.relay = asyncio.create_task(self._relay(job_id))

@@ -6,6 +6,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
@@ -26,7 +27,7 @@ CANCEL_POLL_SECONDS = 1.0
 # How soon a job whose user is at MAX_RUNNING_JOBS_PER_USER is offered to a worker again.
 USER_CAPACITY_RETRY_SECONDS = 2
 
-EXECUTORS = {
+EXECUTORS: dict[str, Callable[[Job, dict, LogWriter, threading.Event], Outcome]] = {
     WorkflowKind.HEARTBEAT: heartbeat.run,
     WorkflowKind.CONTAINER: container.run,
     WorkflowKind.WEBHOOK: webhook.run,

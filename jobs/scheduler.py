@@ -70,6 +70,7 @@ def _tick_batch(now: datetime, limit: int) -> tuple[int, int]:
         to_replace: list = []
         for workflow in due:
             slot = workflow.next_run_at
+            assert slot is not None  # matched next_run_at__lte=now
             workflow.next_run_at = workflow_plan(workflow).next_run(slot, now)
             busy = workflow.pk in active
             if busy and workflow.concurrency_policy == ConcurrencyPolicy.FORBID:

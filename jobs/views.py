@@ -12,10 +12,11 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.request_types import AuthenticatedHttpRequest
 from accounts.services import RequestContext
 from chronoverse.dashboard import owned_or_404
 from chronoverse.errors import ServiceError
@@ -28,16 +29,16 @@ from workflows.models import Workflow
 RECENT_JOBS = 20
 
 
-def _owned(request: HttpRequest, job_id: UUID) -> Job:
+def _owned(request: AuthenticatedHttpRequest, job_id: UUID) -> Job:
     return owned_or_404(lambda: selectors.job_get(user=request.user, job_id=job_id))
 
 
-def _owned_workflow(request: HttpRequest, workflow_id: UUID) -> Workflow:
+def _owned_workflow(request: AuthenticatedHttpRequest, workflow_id: UUID) -> Workflow:
     return owned_or_404(lambda: workflow_selectors.workflow_get(user=request.user, workflow_id=workflow_id))
 
 
 @login_required
-def job_detail_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
+def job_detail_view(request: AuthenticatedHttpRequest, job_id: UUID) -> HttpResponse:
     job = _owned(request, job_id)
     return render(
         request,
@@ -49,7 +50,7 @@ def job_detail_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
 
 @login_required
 @require_POST
-def job_cancel_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
+def job_cancel_view(request: AuthenticatedHttpRequest, job_id: UUID) -> HttpResponse:
     job = _owned(request, job_id)
     try:
         job = services.job_cancel(
@@ -70,7 +71,7 @@ def job_cancel_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
 
 
 @login_required
-def workflow_detail_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+def workflow_detail_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned_workflow(request, workflow_id)
     build = workflow_selectors.workflow_latest_build(workflow=workflow)
     jobs = selectors.job_recent_for_workflow(workflow=workflow, limit=RECENT_JOBS)
@@ -79,7 +80,7 @@ def workflow_detail_view(request: HttpRequest, workflow_id: UUID) -> HttpRespons
 
 @login_required
 @require_POST
-def workflow_run_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+def workflow_run_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned_workflow(request, workflow_id)
     try:
         job = services.job_run_manually(
@@ -95,7 +96,7 @@ def workflow_run_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
 
 @login_required
 @require_POST
-def workflow_terminate_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+def workflow_terminate_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned_workflow(request, workflow_id)
     if workflow.is_terminated:
         messages.info(request, "The workflow was already terminated.")
@@ -111,7 +112,7 @@ def workflow_terminate_view(request: HttpRequest, workflow_id: UUID) -> HttpResp
 
 @login_required
 @require_POST
-def workflow_delete_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+def workflow_delete_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned_workflow(request, workflow_id)
     try:
         services.workflow_remove(workflow=workflow, context=RequestContext.from_request(request))

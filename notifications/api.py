@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.request_types import AuthenticatedRequest
 from chronoverse.pagination import keyset_page
 from chronoverse.schema import page_parameters
 from chronoverse.serializers import ModelSerializer, StrictSerializer, StrictUUIDField
@@ -42,7 +42,7 @@ class NotificationListView(APIView):
             {"notifications": NotificationSerializer(many=True), "cursor": serializers.CharField(allow_null=True)},
         ),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         queryset = selectors.notification_list(user=request.user, filters=request.query_params)
         page = keyset_page(queryset, request.query_params)
         return Response({"notifications": NotificationSerializer(page.items, many=True).data, "cursor": page.cursor})
@@ -53,7 +53,7 @@ class NotificationMarkReadView(APIView):
     @extend_schema(
         request=MarkReadSerializer, responses=inline_serializer("MarkedRead", {"updated": serializers.IntegerField()})
     )
-    def patch(self, request: Request) -> Response:
+    def patch(self, request: AuthenticatedRequest) -> Response:
         serializer = MarkReadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         updated = services.notification_mark_read(user=request.user, ids=serializer.validated_data["ids"])
@@ -63,5 +63,5 @@ class NotificationMarkReadView(APIView):
 @extend_schema(tags=["notifications"])
 class NotificationUnreadCountView(APIView):
     @extend_schema(responses=inline_serializer("UnreadCount", {"count": serializers.IntegerField()}))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response({"count": selectors.notification_unread_count(user=request.user)})

@@ -16,7 +16,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
@@ -167,8 +167,11 @@ async def until_set(ended: asyncio.Event, items: AsyncIterator[T]) -> AsyncItera
             more, item = step.result()
             if not more:
                 return
-            yield item
+            yield cast(T, item)  # `more`: the item came from the iterator
     finally:
         stop.cancel()
         with contextlib.suppress(Exception):
-            await iterator.aclose()
+            # An async generator is closed now, so that its own clean-up runs; other iterators have no aclose.
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()

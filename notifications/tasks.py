@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import smtplib
+from typing import TypedDict
 
 import requests
 from celery import shared_task
@@ -8,7 +9,16 @@ from celery import shared_task
 from notifications import delivery as delivery_module
 from notifications.models import DeliverySettings, Notification
 
-RETRY = {
+
+class RetryOptions(TypedDict):
+    autoretry_for: tuple[type[BaseException], ...]
+    max_retries: int
+    retry_backoff: int
+    retry_backoff_max: int
+    retry_jitter: bool
+
+
+RETRY: RetryOptions = {
     "autoretry_for": (requests.RequestException, smtplib.SMTPException, OSError),
     "max_retries": 5,
     "retry_backoff": 2,

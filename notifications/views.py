@@ -7,13 +7,14 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.forms import PreferenceForm, TokenForm
+from accounts.request_types import AuthenticatedHttpRequest
 from chronoverse.dashboard import dashboard_page
 from chronoverse.errors import ServiceError
 from notifications import selectors, services
@@ -22,7 +23,7 @@ from notifications.models import DeliverySettings, NotificationKind
 
 
 @login_required
-def notification_list_view(request: HttpRequest) -> HttpResponse:
+def notification_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     page = dashboard_page(request, lambda: selectors.notification_list(user=request.user, filters=request.GET))
     return render(
         request,
@@ -40,7 +41,7 @@ def notification_list_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def notification_mark_read_view(request: HttpRequest) -> HttpResponse:
+def notification_mark_read_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.POST.get("all"):
         updated = services.notification_mark_all_read(user=request.user)
     else:
@@ -56,7 +57,7 @@ def notification_mark_read_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def settings_view(request: HttpRequest) -> HttpResponse:
+def settings_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = account_services.RequestContext.from_request(request)
     preference_form = PreferenceForm(initial={"notification_preference": request.user.notification_preference})
     token_form = TokenForm()

@@ -10,6 +10,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -53,7 +54,7 @@ def report(name: str, value: float, unit: str, note: str = "") -> None:
 
 
 def bench_tick(user: User, count: int = 10_000) -> None:
-    past = timezone.now() - timezone.timedelta(seconds=1)
+    past = timezone.now() - timedelta(seconds=1)
     Workflow.objects.bulk_create(
         (
             Workflow(
@@ -135,7 +136,7 @@ def bench_rrule(calls: int = 200) -> None:
         timezone="Europe/Berlin",
         start_at=None,
         end_at=None,
-        anchor=now - timezone.timedelta(days=365),
+        anchor=now - timedelta(days=365),
     )
     started = time.perf_counter()
     for _ in range(calls):

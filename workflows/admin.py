@@ -24,7 +24,7 @@ class WorkflowBuildInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["generation", "status", "image_ref", "error", "created_at", "started_at", "finished_at"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # a flat list of names; the stubs type `fields` as field groups
     ordering = ["-generation"]
 
     def has_add_permission(self, request, obj=None) -> bool:

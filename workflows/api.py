@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.request_types import AuthenticatedRequest
 from accounts.services import RequestContext
 from chronoverse.pagination import keyset_page
 from chronoverse.schema import page_parameters
@@ -99,7 +99,7 @@ class WorkflowListView(APIView):
             {"workflows": WorkflowSerializer(many=True), "cursor": serializers.CharField(allow_null=True)},
         ),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         page = keyset_page(
             selectors.workflow_list(user=request.user, filters=request.query_params), request.query_params
         )
@@ -117,7 +117,7 @@ class WorkflowListView(APIView):
         ],
         responses={201: WorkflowSerializer, 409: OpenApiResponse(description="Key reused with another body")},
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         workflow, _ = services.workflow_create(
             user=request.user,
             data=request.data,
@@ -130,14 +130,14 @@ class WorkflowListView(APIView):
 @extend_schema(tags=["workflows"])
 class WorkflowDetailView(APIView):
     @extend_schema(responses=WorkflowSerializer)
-    def get(self, request: Request, workflow_id) -> Response:
+    def get(self, request: AuthenticatedRequest, workflow_id) -> Response:
         return Response(WorkflowSerializer(selectors.workflow_get(user=request.user, workflow_id=workflow_id)).data)
 
     @extend_schema(
         request=WorkflowUpdateFields,
         responses={200: WorkflowSerializer, 409: OpenApiResponse(description="Terminated")},
     )
-    def patch(self, request: Request, workflow_id) -> Response:
+    def patch(self, request: AuthenticatedRequest, workflow_id) -> Response:
         workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
         workflow = services.workflow_update(
             workflow=workflow, data=request.data, context=RequestContext.from_request(request)

@@ -101,9 +101,9 @@ class HeartbeatPayload(_KindPayload):
 
 
 class VolumeSerializer(StrictSerializer):
-    source = StrictCharField(max_length=4096)
+    source = StrictCharField(max_length=4096)  # type: ignore[assignment]  # a declared field; the serializer metaclass takes it off the class
     target = StrictCharField(max_length=4096)
-    read_only = StrictBooleanField(default=False)
+    read_only = StrictBooleanField(default=False)  # type: ignore[assignment]  # a declared field; the serializer metaclass takes it off the class
 
     def validate_source(self, value: str) -> str:
         if value.startswith("/"):
@@ -142,9 +142,9 @@ class ContainerPayload(_KindPayload):
     memory_mb = StrictIntegerField(required=False, min_value=6, max_value=1024 * 1024)
     cpus = StrictFloatField(required=False, min_value=0.01, max_value=1024)
     network = serializers.ChoiceField(choices=["bridge", "none"], default="bridge")
-    volumes = VolumeSerializer(many=True, required=False, max_length=32)
+    volumes = VolumeSerializer(many=True, required=False, max_length=32)  # type: ignore[call-arg]  # many=True passes max_length to the ListSerializer; the stubs omit it
     user = StrictCharField(required=False, max_length=65)
-    read_only = StrictBooleanField(default=False)
+    read_only = StrictBooleanField(default=False)  # type: ignore[assignment]  # a declared field; the serializer metaclass takes it off the class
 
     def validate_memory_mb(self, value: int) -> int:
         # The operator's caps apply when a payload is written; the executor also clamps stored

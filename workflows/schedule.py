@@ -71,9 +71,10 @@ def parse_rrule(text: str, anchor: datetime) -> rrule:
         raise ScheduleError(f"Invalid RRULE: {exc}.") from None
     if not isinstance(rule, rrule):
         raise ScheduleError("Give a single RRULE.")
-    if rule._freq == SECONDLY:
+    # dateutil has no public accessors for a rule's parts; its stubs leave the private ones out.
+    if rule._freq == SECONDLY:  # type: ignore[attr-defined]
         raise ScheduleError("FREQ=SECONDLY is not supported; the finest schedule is one run a minute.")
-    if rule._until is not None and rule._until.tzinfo is not None:
+    if rule._until is not None and rule._until.tzinfo is not None:  # type: ignore[attr-defined]
         # An UNTIL given in UTC (`...Z`) is compared with naive local times below.
         raise ScheduleError("Write UNTIL as a local time without 'Z'; the workflow's timezone applies.")
     return rule
@@ -124,9 +125,11 @@ class Plan:
 
     def _next_on_calendar(self, after: datetime) -> datetime | None:
         """The first cron/rrule occurrence strictly after the instant `after`."""
+        assert self.schedule is not None
         zone = get_zone(self.timezone)
         wall = _local_wall(after, zone)
         limit = after + _HORIZON
+        candidate_wall: datetime | None
         while True:
             if "cron" in self.schedule:
                 try:
@@ -165,9 +168,10 @@ def _rrule_after(text: str, anchor: datetime, wall: datetime) -> datetime | None
     from the anchor: those keep it (they advance a few steps a year anyway).
     """
     rule = parse_rrule(text, anchor)
-    period = _FIXED_PERIODS.get(rule._freq)
-    if period is not None and rule._count is None and wall > anchor:
-        step = period * rule._interval
+    # The rule's private parts, as in parse_rrule.
+    period = _FIXED_PERIODS.get(rule._freq)  # type: ignore[attr-defined]
+    if period is not None and rule._count is None and wall > anchor:  # type: ignore[attr-defined]
+        step = period * rule._interval  # type: ignore[attr-defined]
         periods = (wall - anchor) // step - 1
         if periods > 0:
             rule = parse_rrule(text, anchor + step * periods)

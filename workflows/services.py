@@ -83,7 +83,7 @@ def _check_workflow_quota(user: User) -> None:
 
 
 def workflow_create(
-    *, user: User, data: dict, idempotency_key: str | None = None, context: RequestContext = SYSTEM
+    *, user: User, data: Any, idempotency_key: str | None = None, context: RequestContext = SYSTEM
 ) -> tuple[Workflow, bool]:
     """Create a workflow from request-shaped `data`; returns it and whether it is new.
 
@@ -163,7 +163,7 @@ def _rescheduled_next_run(workflow: Workflow, old_interval: int | None, now: dat
     return plan.first_run(now)
 
 
-def workflow_update(*, workflow: Workflow, data: dict, context: RequestContext = SYSTEM) -> Workflow:
+def workflow_update(*, workflow: Workflow, data: Any, context: RequestContext = SYSTEM) -> Workflow:
     """Apply a partial update. A CONTAINER payload change starts a new build."""
     with transaction.atomic():
         workflow = Workflow.objects.select_for_update().select_related("user").get(pk=workflow.pk)

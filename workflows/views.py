@@ -10,10 +10,11 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.request_types import AuthenticatedHttpRequest
 from accounts.services import RequestContext
 from chronoverse.dashboard import dashboard_page, owned_or_404
 from chronoverse.errors import ServiceError
@@ -24,12 +25,12 @@ from workflows.models import Workflow
 TERMINATED_MESSAGE = "This workflow is terminated: a terminated workflow cannot be changed."
 
 
-def _owned(request: HttpRequest, workflow_id: UUID) -> Workflow:
+def _owned(request: AuthenticatedHttpRequest, workflow_id: UUID) -> Workflow:
     return owned_or_404(lambda: selectors.workflow_get(user=request.user, workflow_id=workflow_id))
 
 
 @login_required
-def workflow_list_view(request: HttpRequest) -> HttpResponse:
+def workflow_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     page = dashboard_page(request, lambda: selectors.workflow_list(user=request.user, filters=request.GET))
     return render(
         request,
@@ -47,7 +48,7 @@ def workflow_list_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def workflow_create_view(request: HttpRequest) -> HttpResponse:
+def workflow_create_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = WorkflowForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -67,7 +68,7 @@ def workflow_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def workflow_edit_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+def workflow_edit_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned(request, workflow_id)
     if workflow.is_terminated:
         # Only decides what to show; workflow_update refuses the change itself (also in a race).
@@ -94,13 +95,13 @@ def workflow_edit_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
     return render(request, "workflows/form.html", {"form": form, "workflow": workflow}, status=status)
 
 
-def _refuse_edit(request: HttpRequest, workflow: Workflow, message: str) -> HttpResponse:
+def _refuse_edit(request: AuthenticatedHttpRequest, workflow: Workflow, message: str) -> HttpResponse:
     return render(request, "workflows/form.html", {"form": None, "workflow": workflow, "refusal": message}, status=409)
 
 
 @login_required
 @require_POST
-def workflow_rebuild_view(request: HttpRequest, workflow_id: UUID) -> HttpResponse:
+def workflow_rebuild_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned(request, workflow_id)
     try:
         build = services.workflow_rebuild(workflow=workflow, context=RequestContext.from_request(request))

@@ -38,6 +38,8 @@ class Command(BaseCommand):
 
     async def _follow(self, job_id) -> dict | None:
         async for event, data in live.follow(job_id):
+            if data is None:  # ("ping", None) while idle
+                continue
             if event == "log":
                 (self.stderr if data["stream"] == "stderr" else self.stdout).write(data["message"])
             elif event == "status":
