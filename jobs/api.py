@@ -101,13 +101,7 @@ class JobCancelView(APIView):
     @extend_schema(request=None, responses={200: JobSerializer, 409: OpenApiResponse(description="Already finished")})
     def post(self, request: AuthenticatedRequest, job_id) -> Response:
         job = selectors.job_get(user=request.user, job_id=job_id)
-        job = services.job_cancel(
-            job=job,
-            canceled_by=str(request.user.id),
-            user=request.user,
-            context=RequestContext.from_request(request),
-            wait=True,
-        )
+        job = services.job_cancel_by_user(job=job, user=request.user, context=RequestContext.from_request(request))
         return Response(JobSerializer(job).data)
 
 

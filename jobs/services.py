@@ -399,6 +399,12 @@ def job_cancel(
     return Job.objects.select_related("workflow", "user").get(pk=job.pk)
 
 
+def job_cancel_by_user(*, job: Job, user: User, context: RequestContext = SYSTEM) -> Job:
+    """A user's own cancel, from the API or the dashboard: in their name, and waiting until a
+    running container is really gone, so that the answer tells the outcome."""
+    return job_cancel(job=job, canceled_by=str(user.id), user=user, context=context, wait=True)
+
+
 def _audit_cancel(job: Job, user: User | None, context: RequestContext, was: str) -> None:
     if user is not None:
         audit_record(user=user, action="job.canceled", context=context, target=job, details={"previous_status": was})

@@ -53,13 +53,7 @@ def job_detail_view(request: AuthenticatedHttpRequest, job_id: UUID) -> HttpResp
 def job_cancel_view(request: AuthenticatedHttpRequest, job_id: UUID) -> HttpResponse:
     job = _owned(request, job_id)
     try:
-        job = services.job_cancel(
-            job=job,
-            canceled_by=str(request.user.id),
-            user=request.user,
-            context=RequestContext.from_request(request),
-            wait=True,
-        )
+        job = services.job_cancel_by_user(job=job, user=request.user, context=RequestContext.from_request(request))
     except ServiceError as error:
         messages.error(request, error.message)
     else:

@@ -49,6 +49,10 @@ def workflow_notify(workflow: Workflow, kind: str, **extra: Any) -> None:
     )
 
 
+def _audit(workflow: Workflow, action: str, context: RequestContext, **details: Any) -> None:
+    audit_record(user=workflow.user, action=f"workflow.{action}", context=context, target=workflow, details=details)
+
+
 def _request_hash(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -115,13 +119,7 @@ def workflow_create(
                 workflow.build_status = BuildStatus.COMPLETED
                 workflow.next_run_at = workflow_plan(workflow).first_run(now)
                 workflow.save(update_fields=["build_status", "next_run_at", "updated_at"])
-            audit_record(
-                user=user,
-                action="workflow.created",
-                context=context,
-                target=workflow,
-                details={"name": workflow.name, "kind": workflow.kind},
-            )
+            _audit(workflow, "created", context, name=workflow.name, kind=workflow.kind)
             workflow_notify(
                 workflow,
                 NotificationKind.WORKFLOW_CREATED,
@@ -182,13 +180,7 @@ def workflow_update(*, workflow: Workflow, data: Any, context: RequestContext = 
             workflow.next_run_at = _rescheduled_next_run(workflow, old_interval, timezone.now())
             workflow.save(update_fields=["next_run_at", "updated_at"])
         changed = sorted(changes)
-        audit_record(
-            user=workflow.user,
-            action="workflow.updated",
-            context=context,
-            target=workflow,
-            details={"changes": changed},
-        )
+        _audit(workflow, "updated", context, changes=changed)
         workflow_notify(workflow, NotificationKind.WORKFLOW_UPDATED, changes=changed)
     return workflow
 
@@ -202,13 +194,7 @@ def workflow_rebuild(*, workflow: Workflow, context: RequestContext = SYSTEM) ->
         if workflow.is_terminated:
             raise ServiceError("A terminated workflow cannot be rebuilt.", code="conflict")
         build = _queue_build(workflow)
-        audit_record(
-            user=workflow.user,
-            action="workflow.rebuilt",
-            context=context,
-            target=workflow,
-            details={"generation": build.generation},
-        )
+        _audit(workflow, "rebuilt", context, generation=build.generation)
     return build
 
 
@@ -229,13 +215,7 @@ def workflow_terminate(
         if builds.update(status=BuildStatus.CANCELED, finished_at=now):
             Workflow.objects.filter(pk=workflow.pk).update(build_status=BuildStatus.CANCELED)
             workflow.build_status = BuildStatus.CANCELED
-        audit_record(
-            user=workflow.user,
-            action="workflow.terminated",
-            context=context,
-            target=workflow,
-            details={"reason": reason},
-        )
+        _audit(workflow, "terminated", context, reason=reason)
         workflow_notify(
             workflow,
             NotificationKind.WORKFLOW_TERMINATED,
@@ -250,13 +230,7 @@ def workflow_delete(*, workflow: Workflow, context: RequestContext = SYSTEM) -> 
     removes them first, in bulk (jobs.services.workflow_remove)."""
     workflow = workflow_terminate(workflow=workflow, reason=TerminationReason.DELETED, context=context)
     with transaction.atomic():
-        audit_record(
-            user=workflow.user,
-            action="workflow.deleted",
-            context=context,
-            target=workflow,
-            details={"name": workflow.name},
-        )
+        _audit(workflow, "deleted", context, name=workflow.name)
         workflow_id = str(workflow.id)
         built = workflow.builds.exclude(image_ref="").exists() or bool(workflow.payload.get("dockerfile"))
         workflow.delete()
