@@ -209,12 +209,14 @@ def image_build(context: bytes, *, tag: str, timeout: int) -> Iterator[str]:
                         yield line.rstrip()
                 if time.monotonic() > deadline:
                     raise ImageError(f"Build timed out after {timeout} s.")
+        except APIError as exc:
+            # Before the transport errors: the SDK's APIError is one of requests' HTTP errors, and a
+            # refused build (a bad tag, a bad context) is the build's failure, not the engine's.
+            raise ImageError(f"Build refused: {exc.explanation or exc}") from exc
         except TRANSPORT_ERRORS as exc:
             if time.monotonic() > deadline - 1:
                 raise ImageError(f"Build timed out after {timeout} s.") from exc
             raise
-        except APIError as exc:
-            raise ImageError(f"Build refused: {exc.explanation or exc}") from exc
 
 
 def images_remove_repository(repository: str, *, keep: str | None = None) -> int:

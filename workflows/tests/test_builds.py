@@ -8,6 +8,7 @@ import uuid
 import docker
 import pytest
 
+from chronoverse import docker_engine
 from conftest import wait_for
 from notifications.models import Notification
 from workflows import builds, services
@@ -214,3 +215,12 @@ def test_a_build_past_its_time_limit_fails_and_leaves_no_image(user, docker_clie
     assert "timed out after 3 s" in workflow.build_error
     with pytest.raises(docker.errors.ImageNotFound):
         docker_client.images.get(f"chronoverse-wf/{workflow.id}:1")
+
+
+def test_a_build_the_engine_refuses_is_the_builds_failure_not_an_outage(docker_client):
+    # The engine answers 400 to a context without a Dockerfile: the build fails with that reason
+    # (it was reported as the engine being down, and retried as if that would help).
+    context = docker_engine.build_context("", {})
+
+    with pytest.raises(docker_engine.ImageError, match="Build refused: .*cannot be empty"):
+        list(docker_engine.image_build(context, tag=f"chronoverse-test-refused:{uuid.uuid4().hex[:8]}", timeout=30))
