@@ -222,5 +222,5 @@ def test_a_build_the_engine_refuses_is_the_builds_failure_not_an_outage(docker_c
     # (it was reported as the engine being down, and retried as if that would help).
     context = docker_engine.build_context("", {})
 
-    with pytest.raises(docker_engine.ImageError, match="Build refused: .*cannot be empty"):
+    with pytest.raises(docker_engine.ImageError, match=r"Build refused: .*cannot be empty"):
         list(docker_engine.image_build(context, tag=f"chronoverse-test-refused:{uuid.uuid4().hex[:8]}", timeout=30))
