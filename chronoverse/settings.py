@@ -401,6 +401,8 @@ MAX_RUNNING_JOBS_PER_USER = env_int("MAX_RUNNING_JOBS_PER_USER", 20, minimum=1)
 # The most a payload may ask for (a 400 naming the field above them; stored payloads are clamped).
 CONTAINER_MAX_MEMORY_MB = env_int("CONTAINER_MAX_MEMORY_MB", 4096, minimum=6)
 CONTAINER_MAX_CPUS = env_float("CONTAINER_MAX_CPUS", 2.0, minimum=0.01)
+# The image a `script` workflow runs in when its payload names none (`sh -c <script>` needs a shell).
+SCRIPT_DEFAULT_IMAGE = env_str("SCRIPT_DEFAULT_IMAGE", "chronoverse/busybox:latest")
 # What the engine keeps of a job container's own output (the job log in Postgres has its own caps).
 CONTAINER_ENGINE_LOG_MAX_MB = env_int("CONTAINER_ENGINE_LOG_MAX_MB", 10, minimum=1)
 WEBHOOK_RETRY_BASE_DELAY = env_float("WEBHOOK_RETRY_BASE_DELAY", 1.0, minimum=0)

@@ -39,17 +39,34 @@ _FIELD_FOR_ERROR = {
     "end_at": "end_at",
 }
 
+# A script's payload is made from its own inputs.
+_SCRIPT_INPUTS = {"payload.script": "script", "payload.image": "script_image"}
+
 
 class WorkflowForm(forms.Form):
     """The create form; `WorkflowEditForm` drops what cannot change after creation."""
 
     name = forms.CharField(widget=forms.TextInput(attrs={"autofocus": True}))
-    kind = forms.ChoiceField(choices=WorkflowKind.choices)
+    # "Script" is the API's `script` alias: a CONTAINER running the script with `sh -c`.
+    kind = forms.ChoiceField(choices=[*WorkflowKind.choices, ("script", "Script")])
     payload = forms.CharField(
         initial="{}",
         strip=False,
+        required=False,
         widget=forms.Textarea(attrs={"rows": 8, "class": "code", "spellcheck": "false"}),
         help_text='A JSON object for the kind, e.g. {"endpoint": "https://example.com/health"}.',
+    )
+    script = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8, "class": "code", "spellcheck": "false"}),
+        help_text="Shell commands, run with sh -c; stdout and stderr go to the job's log.",
+    )
+    script_image = forms.CharField(
+        required=False,
+        label="Script image",
+        widget=forms.TextInput(attrs={"spellcheck": "false"}),
+        help_text="Optional: an image with a shell; the platform's default script image otherwise.",
     )
     timing = forms.ChoiceField(choices=TIMING_CHOICES, initial="interval", label="Runs")
     interval = forms.IntegerField(required=False, label="Interval (minutes)")
@@ -73,6 +90,10 @@ class WorkflowForm(forms.Form):
     )
 
     def clean_payload(self) -> Any:
+        if self.data.get("kind") == "script":
+            return None  # the script inputs make the payload
+        if not self.cleaned_data["payload"].strip():
+            raise forms.ValidationError("This field is required.")
         try:
             return json.loads(self.cleaned_data["payload"])
         except ValueError as exc:
@@ -91,10 +112,15 @@ class WorkflowForm(forms.Form):
     def to_data(self) -> dict:
         """The cleaned inputs as the API's request body (optional inputs left empty are omitted)."""
         data = self.cleaned_data
+        payload = data["payload"]
+        if data["kind"] == "script":
+            payload = {"script": data["script"]}
+            if data["script_image"].strip():
+                payload["image"] = data["script_image"].strip()
         body: dict[str, Any] = {
             "name": data["name"],
             "kind": data["kind"],
-            "payload": data["payload"],
+            "payload": payload,
             **self._timing(),
             "concurrency_policy": data["concurrency_policy"],
             "tags": data["tags"],
@@ -113,9 +139,12 @@ class WorkflowForm(forms.Form):
         if not error.fields:
             self.add_error(None, error.message)
             return
+        script = self.cleaned_data.get("kind") == "script"
         for name, messages in error.fields.items():
             top, _, rest = name.partition(".")
             field = _FIELD_FOR_ERROR.get(top)
+            if script and name in _SCRIPT_INPUTS:
+                field, top, rest = _SCRIPT_INPUTS[name], name, ""
             if field not in self.fields:
                 field = None
             for message in messages:
@@ -149,7 +178,7 @@ class WorkflowEditForm(WorkflowForm):
             },
         )
         super().__init__(*args, **kwargs)
-        for name in ("kind", "start_at", "end_at"):
+        for name in ("kind", "script", "script_image", "start_at", "end_at"):
             del self.fields[name]
 
     def changes(self) -> dict:

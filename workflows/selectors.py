@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from accounts.models import User
 from chronoverse.errors import ServiceError
 from chronoverse.filters import filtered
+from workflows.aliases import canonical_kind
 from workflows.models import BuildStatus, Workflow, WorkflowKind
 
 
@@ -31,7 +32,13 @@ class WorkflowFilter(django_filters.FilterSet):
 
 def workflow_list(*, user: User, filters=None) -> QuerySet[Workflow]:
     queryset = Workflow.objects.filter(user=user)
-    return queryset if filters is None else filtered(WorkflowFilter, filters, queryset)
+    if filters is None:
+        return queryset
+    if filters.get("kind"):
+        # As on input, a kind filter may be an alias (`http`) or in any case.
+        filters = filters.copy()
+        filters["kind"] = canonical_kind(filters["kind"])[0]
+    return filtered(WorkflowFilter, filters, queryset)
 
 
 def workflow_get(*, user: User, workflow_id) -> Workflow:

@@ -14,8 +14,8 @@ from rest_framework import serializers
 
 from chronoverse.errors import ServiceError, validation_fields
 from chronoverse.serializers import StrictCharField, StrictIntegerField, StrictSerializer, format_timestamp
+from workflows.aliases import canonical_kind, validate_aliased_payload
 from workflows.models import MAX_INTERVAL_MINUTES, ConcurrencyPolicy, WorkflowKind
-from workflows.payloads import validate_payload
 from workflows.schedule import Plan, ScheduleError, get_zone, parse_at, parse_cron, parse_rrule
 
 TAG = re.compile(r"^[a-z0-9_.-]{1,64}$")
@@ -137,6 +137,10 @@ def check_timing(fields: dict, *, now: datetime) -> None:
 def clean_create(data: Any) -> dict:
     """Validated fields for a new workflow, with defaults applied."""
     now = dj_timezone.now()
+    alias = None
+    if isinstance(data, dict) and "kind" in data:
+        kind, alias = canonical_kind(data["kind"])
+        data = {**data, "kind": kind}
     fields = _typed(data, partial=False)
     fields.setdefault("timezone", "UTC")
     fields.setdefault("max_consecutive_job_failures_allowed", 3)
@@ -146,7 +150,7 @@ def clean_create(data: Any) -> dict:
     fields.setdefault("start_at", None)
     fields.setdefault("end_at", None)
     fields["name"] = fields["name"].strip()
-    fields["payload"] = validate_payload(fields["kind"], fields["payload"])
+    fields["payload"] = validate_aliased_payload(fields["kind"], fields["payload"], alias=alias)
     if fields.get("schedule") is not None:
         fields["schedule"] = clean_schedule(fields["schedule"], fields.get("timezone", "UTC"), now=now)
     else:
@@ -181,7 +185,7 @@ def clean_update(current: dict, data: Any) -> dict:
     if "name" in fields:
         fields["name"] = fields["name"].strip()
     if "payload" in fields:
-        fields["payload"] = validate_payload(current["kind"], fields["payload"])
+        fields["payload"] = validate_aliased_payload(current["kind"], fields["payload"], infer=True)
     zone = fields.get("timezone", current["timezone"])
     if fields.get("schedule") is not None:
         fields["schedule"] = clean_schedule(fields["schedule"], zone, now=now)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -168,43 +166,6 @@ def test_three_failures_auto_terminate_a_threshold_three_workflow(celery_worker,
 
 
 # -- HTTP jobs against a local server ------------------------------------------------------------
-
-
-class Recorder:
-    def __init__(self, statuses: list[int]):
-        self.statuses = statuses
-        self.requests: list[dict] = []
-
-
-@pytest.fixture
-def http_server():
-    """A local HTTP server answering with the statuses a test queues up (then 200)."""
-    recorder = Recorder([])
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            recorder.requests.append(
-                {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
-            )
-            status = recorder.statuses.pop(0) if recorder.statuses else 200
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
-            self.end_headers()
-            self.wfile.write(f"answered {status}".encode())
-
-        do_GET = do_POST = do_PUT = do_HEAD = _answer
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    recorder.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield recorder
-    server.shutdown()
 
 
 def test_a_webhook_is_retried_on_5xx_and_signed(celery_worker, user, http_server, settings):

@@ -169,7 +169,7 @@ def test_list_filters(auth_api):
 
 
 @pytest.mark.parametrize(
-    "params", [{"kind": "SCRIPT"}, {"build_status": "DONE"}, {"terminated": "maybe"}, {"cursor": "bad"}, {"limit": "0"}]
+    "params", [{"kind": "FTP"}, {"build_status": "DONE"}, {"terminated": "maybe"}, {"cursor": "bad"}, {"limit": "0"}]
 )
 def test_list_rejects_bad_filters(auth_api, params):
     response = auth_api.get(URL, params)

@@ -33,7 +33,7 @@ CASES = [
     (base(name="   "), "name"),
     (base(name="x" * 256), "name"),
     (base(name=7), "name"),
-    (base(kind="SCRIPT"), "kind"),
+    (base(kind="FTP"), "kind"),
     (base(kind=None), "kind"),
     ({"name": "wf", "payload": {}, "interval": 5}, "kind"),
     ({"name": "wf", "kind": "HEARTBEAT", "interval": 5}, "payload"),

@@ -253,6 +253,26 @@ def test_the_services_rules_show_next_to_their_input_and_create_nothing(client, 
     assert not Workflow.objects.exists()
 
 
+def test_a_script_is_written_in_its_own_inputs(client, user, settings):
+    settings.SCRIPT_DEFAULT_IMAGE = "chronoverse/busybox:latest"
+    client.force_login(user)
+
+    empty = client.post("/workflows/new/", create_form(kind="script", payload="", script="  "))
+    created = client.post("/workflows/new/", create_form(kind="script", payload="", script="echo hello"))
+
+    assert empty.status_code == 400
+    page = empty.content.decode()
+    script_input = page[page.index('id="id_script"') : page.index("</label>", page.index('id="id_script"'))]
+    assert '<small class="error">A non-empty string of shell commands is required.</small>' in script_input
+    assert created.status_code == 302, created.content.decode()[-2000:]
+    workflow = Workflow.objects.get()
+    assert (workflow.kind, workflow.payload) == (
+        "CONTAINER",
+        {"image": "chronoverse/busybox:latest", "command": ["sh", "-c", "echo hello"]},
+    )
+    assert '<option value="script">Script</option>' in client.get("/workflows/new/").content.decode()
+
+
 def test_the_detail_shows_the_workflow(client, user):
     workflow = heartbeat(user, tags=["ops"], payload={"endpoint": "https://example.com/health"})
     client.force_login(user)
