@@ -43,7 +43,12 @@ def _tick_batch(now: datetime, limit: int) -> tuple[int, int]:
     with transaction.atomic():
         due = list(
             Workflow.objects.select_for_update(skip_locked=True)
-            .filter(terminated_at__isnull=True, build_status=BuildStatus.COMPLETED, next_run_at__lte=now)
+            .filter(
+                terminated_at__isnull=True,
+                paused_at__isnull=True,
+                build_status=BuildStatus.COMPLETED,
+                next_run_at__lte=now,
+            )
             .order_by("next_run_at")
             .only(
                 "id",

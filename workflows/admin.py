@@ -41,6 +41,7 @@ class WorkflowAdmin(admin.ModelAdmin):
         "build_status",
         "interval",
         "next_run_at",
+        "paused_at",
         "consecutive_job_failures_count",
         "terminated_at",
         "created_at",
@@ -69,6 +70,7 @@ class WorkflowAdmin(admin.ModelAdmin):
         "image_ref",
         "build_generation",
         "next_run_at",
+        "paused_at",
         "created_at",
         "updated_at",
         "terminated_at",
@@ -76,7 +78,7 @@ class WorkflowAdmin(admin.ModelAdmin):
     ]
     fields = ["id", "user", "name", *readonly_fields[2:]]
     inlines = [WorkflowBuildInline]
-    actions = ["rebuild"]
+    actions = ["pause", "resume", "rebuild"]
 
     # Workflows are created and changed through the API or the dashboard, where every rule applies;
     # the admin inspects them, renames them, and runs the two operator actions.
@@ -91,6 +93,20 @@ class WorkflowAdmin(admin.ModelAdmin):
                 )
             except ServiceError as error:
                 self.message_user(request, error.message, messages.ERROR)
+
+    @admin.action(description="Pause the selected workflows")
+    def pause(self, request, queryset):
+        context = RequestContext.from_request(request)
+        for workflow in queryset.filter(terminated_at__isnull=True, paused_at__isnull=True):
+            services.workflow_pause(workflow=workflow, context=context)
+        self.message_user(request, "Paused.")
+
+    @admin.action(description="Resume the selected workflows")
+    def resume(self, request, queryset):
+        context = RequestContext.from_request(request)
+        for workflow in queryset.filter(terminated_at__isnull=True, paused_at__isnull=False):
+            services.workflow_resume(workflow=workflow, context=context)
+        self.message_user(request, "Resumed.")
 
     @admin.action(description="Rebuild the selected CONTAINER workflows")
     def rebuild(self, request, queryset):

@@ -42,6 +42,7 @@ class WorkflowSerializer(ModelSerializer):
             "build_status",
             "build_error",
             "next_run_at",
+            "paused_at",
             "created_at",
             "updated_at",
             "terminated_at",
@@ -68,6 +69,7 @@ class WorkflowSerializer(ModelSerializer):
             "build_status": workflow.build_status,
             "build_error": workflow.build_error,
             "next_run_at": format_timestamp(workflow.next_run_at),
+            "paused_at": format_timestamp(workflow.paused_at),
             "created_at": format_timestamp(workflow.created_at),
             "updated_at": format_timestamp(workflow.updated_at),
             "terminated_at": format_timestamp(workflow.terminated_at),
@@ -83,6 +85,7 @@ _LIST_PARAMS = [
     OpenApiParameter("kind", str, enum=WorkflowKind.values),
     OpenApiParameter("build_status", str, enum=BuildStatus.values),
     OpenApiParameter("terminated", str, enum=["true", "false"]),
+    OpenApiParameter("paused", str, enum=["true", "false"]),
     OpenApiParameter("tag", str),
     OpenApiParameter("query", str, description="Name contains (case-insensitive)"),
     *page_parameters(),
@@ -142,4 +145,22 @@ class WorkflowDetailView(APIView):
         workflow = services.workflow_update(
             workflow=workflow, data=request.data, context=RequestContext.from_request(request)
         )
+        return Response(WorkflowSerializer(workflow).data)
+
+
+@extend_schema(tags=["workflows"])
+class WorkflowPauseView(APIView):
+    @extend_schema(request=None, responses={200: WorkflowSerializer, 409: OpenApiResponse(description="Terminated")})
+    def post(self, request: AuthenticatedRequest, workflow_id) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        workflow = services.workflow_pause(workflow=workflow, context=RequestContext.from_request(request))
+        return Response(WorkflowSerializer(workflow).data)
+
+
+@extend_schema(tags=["workflows"])
+class WorkflowResumeView(APIView):
+    @extend_schema(request=None, responses={200: WorkflowSerializer, 409: OpenApiResponse(description="Terminated")})
+    def post(self, request: AuthenticatedRequest, workflow_id) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        workflow = services.workflow_resume(workflow=workflow, context=RequestContext.from_request(request))
         return Response(WorkflowSerializer(workflow).data)

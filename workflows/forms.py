@@ -205,4 +205,5 @@ class WorkflowFilterForm(forms.Form):
     kind = forms.ChoiceField(required=False, choices=[("", "Any"), *WorkflowKind.choices])
     build_status = forms.ChoiceField(required=False, label="Build", choices=[("", "Any"), *BuildStatus.choices])
     terminated = forms.ChoiceField(required=False, choices=[("", "Any"), ("false", "Active"), ("true", "Terminated")])
+    paused = forms.ChoiceField(required=False, choices=[("", "Any"), ("true", "Paused"), ("false", "Not paused")])
     tag = forms.CharField(required=False)

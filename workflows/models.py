@@ -64,6 +64,8 @@ class Workflow(models.Model):
     # Bumped by every rebuild; a build of an older generation may not touch the workflow.
     build_generation = models.PositiveIntegerField(default=0)
     next_run_at = models.DateTimeField(null=True, blank=True)
+    # While set, no automatic run starts (manual runs still do); resuming skips the slots it missed.
+    paused_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     terminated_at = models.DateTimeField(null=True, blank=True)
@@ -72,11 +74,16 @@ class Workflow(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["user", "-created_at", "-id"], name="workflows_user_page"),
-            # The scheduler's due query reads only live, built workflows in next_run_at order.
+            # The scheduler's due query reads only live, built, unpaused workflows in next_run_at order.
             models.Index(
                 fields=["next_run_at"],
-                name="workflows_due",
-                condition=Q(terminated_at__isnull=True, build_status="COMPLETED", next_run_at__isnull=False),
+                name="workflows_due_unpaused",
+                condition=Q(
+                    terminated_at__isnull=True,
+                    paused_at__isnull=True,
+                    build_status="COMPLETED",
+                    next_run_at__isnull=False,
+                ),
             ),
             models.Index(fields=["user", "kind"], name="workflows_user_kind"),
         ]
@@ -106,6 +113,10 @@ class Workflow(models.Model):
     @property
     def is_terminated(self) -> bool:
         return self.terminated_at is not None
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_at is not None
 
     @property
     def image_repository(self) -> str:

@@ -86,4 +86,10 @@ class WorkflowFieldsExtension(OpenApiSerializerExtension):
                 del variant["properties"][other]
                 variant["required"] = [*variant["required"], timing]
                 variants.append(strict_request(variant, direction))
-        return {"oneOf": variants}
+        return {
+            "oneOf": variants,
+            "description": "One variant per kind and timing. `kind` also takes the seeds' aliases, in any case: "
+            '`http` (payload `{"url", "method"?, "timeout"?, "expected_status_code"?, "headers"?}`, '
+            "a HEARTBEAT HTTP check), `docker` (CONTAINER) and `script` (payload "
+            '`{"script", "image"?}`, a CONTAINER running `sh -c <script>`); the canonical form is stored.',
+        }

@@ -16,6 +16,7 @@ class WorkflowFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=WorkflowKind.choices)
     build_status = django_filters.ChoiceFilter(choices=BuildStatus.choices)
     terminated = django_filters.ChoiceFilter(choices=[("true", "true"), ("false", "false")], method="filter_terminated")
+    paused = django_filters.ChoiceFilter(choices=[("true", "true"), ("false", "false")], method="filter_paused")
     tag = django_filters.CharFilter(method="filter_tag", max_length=64)
     query = django_filters.CharFilter(field_name="name", lookup_expr="icontains", max_length=255)
 
@@ -25,6 +26,9 @@ class WorkflowFilter(django_filters.FilterSet):
 
     def filter_terminated(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(terminated_at__isnull=value != "true")
+
+    def filter_paused(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(paused_at__isnull=value != "true")
 
     def filter_tag(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(tags__contains=[value])

@@ -198,6 +198,44 @@ def workflow_rebuild(*, workflow: Workflow, context: RequestContext = SYSTEM) ->
     return build
 
 
+def workflow_pause(*, workflow: Workflow, context: RequestContext = SYSTEM) -> Workflow:
+    """Stop automatic runs until resumed; manual runs still work, a running job finishes.
+    Pausing a paused workflow changes nothing; a terminated one is a conflict."""
+    with transaction.atomic():
+        workflow = Workflow.objects.select_for_update().select_related("user").get(pk=workflow.pk)
+        if workflow.is_terminated:
+            raise ServiceError("A terminated workflow cannot be paused.", code="conflict")
+        if workflow.is_paused:
+            return workflow
+        workflow.paused_at = timezone.now()
+        workflow.save(update_fields=["paused_at", "updated_at"])
+        _audit(workflow, "paused", context)
+        workflow_notify(workflow, NotificationKind.WORKFLOW_PAUSED)
+    return workflow
+
+
+def workflow_resume(*, workflow: Workflow, context: RequestContext = SYSTEM) -> Workflow:
+    """Run automatically again, on the workflow's own grid from now: the slots that passed while
+    it was paused are not run. Resuming a running workflow changes nothing."""
+    now = timezone.now()
+    with transaction.atomic():
+        workflow = Workflow.objects.select_for_update().select_related("user").get(pk=workflow.pk)
+        if workflow.is_terminated:
+            raise ServiceError("A terminated workflow cannot be resumed.", code="conflict")
+        if not workflow.is_paused:
+            return workflow
+        workflow.paused_at = None
+        if workflow.next_run_at is not None and workflow.next_run_at <= now:
+            workflow.next_run_at = workflow_plan(workflow).next_run(workflow.next_run_at, now)
+        workflow.save(update_fields=["paused_at", "next_run_at", "updated_at"])
+        _audit(workflow, "resumed", context)
+        workflow_notify(workflow, NotificationKind.WORKFLOW_RESUMED)
+        if workflow.next_run_at is None and workflow.build_status == BuildStatus.COMPLETED:
+            # Its last slot (a one-time `at`, or the last before end_at) passed while it was paused.
+            workflow = workflow_terminate(workflow=workflow, reason=TerminationReason.SCHEDULE_ENDED)
+    return workflow
+
+
 def workflow_terminate(
     *, workflow: Workflow, reason: str = TerminationReason.MANUAL, context: RequestContext = SYSTEM
 ) -> Workflow:

@@ -9,4 +9,6 @@ urlpatterns = [
     path("new/", views.workflow_create_view, name="create"),
     path("<uuid:workflow_id>/edit/", views.workflow_edit_view, name="edit"),
     path("<uuid:workflow_id>/rebuild/", views.workflow_rebuild_view, name="rebuild"),
+    path("<uuid:workflow_id>/pause/", views.workflow_pause_view, name="pause"),
+    path("<uuid:workflow_id>/resume/", views.workflow_resume_view, name="resume"),
 ]

@@ -4,4 +4,6 @@ from workflows import api
 
 urlpatterns = [
     path("workflows", api.WorkflowListView.as_view(), name="workflows"),
+    path("workflows/<uuid:workflow_id>/pause", api.WorkflowPauseView.as_view(), name="workflow-pause"),
+    path("workflows/<uuid:workflow_id>/resume", api.WorkflowResumeView.as_view(), name="workflow-resume"),
 ]

@@ -110,3 +110,26 @@ def workflow_rebuild_view(request: AuthenticatedHttpRequest, workflow_id: UUID) 
     else:
         messages.success(request, f"Rebuild queued (generation {build.generation}).")
     return redirect("workflows:detail", workflow_id=workflow.id)
+
+
+@login_required
+@require_POST
+def workflow_pause_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
+    return _pause_or_resume(request, workflow_id, services.workflow_pause, "Paused: no automatic run until resumed.")
+
+
+@login_required
+@require_POST
+def workflow_resume_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
+    return _pause_or_resume(request, workflow_id, services.workflow_resume, "Resumed: the next run is on its schedule.")
+
+
+def _pause_or_resume(request: AuthenticatedHttpRequest, workflow_id: UUID, action, done: str) -> HttpResponse:
+    workflow = _owned(request, workflow_id)
+    try:
+        action(workflow=workflow, context=RequestContext.from_request(request))
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, done)
+    return redirect("workflows:detail", workflow_id=workflow.id)

@@ -166,6 +166,11 @@ def test_every_kind_arises_from_its_event(user, make_user):
     queued = Job.objects.create(workflow=workflow, user=user, scheduled_at=timezone.now(), status=JobStatus.QUEUED)
     job_services.job_cancel(job=queued, canceled_by=str(user.id))
     assert latest("JOB_CANCELED")["canceled_by"] == str(user.id)
+    # WORKFLOW_PAUSED / WORKFLOW_RESUMED: its automatic runs stop, then go on.
+    workflow_services.workflow_pause(workflow=workflow)
+    assert latest("WORKFLOW_PAUSED") == {"workflow_id": str(workflow.id), "workflow_name": "etl"}
+    workflow_services.workflow_resume(workflow=workflow)
+    assert latest("WORKFLOW_RESUMED") == {"workflow_id": str(workflow.id), "workflow_name": "etl"}
     # JOB_FAILED + SYSTEM_ALERT (one failure before the threshold) + WORKFLOW_TERMINATED (at it).
     for _ in range(2):
         failing = Job.objects.create(

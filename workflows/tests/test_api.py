@@ -30,6 +30,7 @@ FIELDS = {
     "build_status",
     "build_error",
     "next_run_at",
+    "paused_at",
     "created_at",
     "updated_at",
     "terminated_at",
