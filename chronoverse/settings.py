@@ -292,6 +292,7 @@ SPECTACULAR_SETTINGS = {
         "NotificationKindEnum": "notifications.models.NotificationKind",
         "BuildStatusEnum": "workflows.models.BuildStatus",
         "JobStatusEnum": "jobs.models.JobStatus",
+        "DependencyOutcomeEnum": "workflows.models.DependencyOutcome",
         # The one-kind enums of each payload and of each new workflow's variant.
         "HeartbeatKindEnum": ["HEARTBEAT"],
         "ContainerKindEnum": ["CONTAINER"],

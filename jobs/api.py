@@ -33,6 +33,9 @@ from workflows.api import WorkflowSerializer
 # fields are its keys and only describe it in the schema (a docstring would become its description).
 class JobSerializer(ModelSerializer):
     workflow_id = serializers.UUIDField(read_only=True)
+    upstream_job_id = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="For a DEPENDENCY job, the upstream job whose end started it."
+    )
 
     class Meta:
         model = Job

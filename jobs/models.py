@@ -26,6 +26,7 @@ FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
 class JobTrigger(models.TextChoices):
     AUTOMATIC = "AUTOMATIC"
     MANUAL = "MANUAL"
+    DEPENDENCY = "DEPENDENCY"
 
 
 class Job(models.Model):
@@ -51,6 +52,8 @@ class Job(models.Model):
     # A running container job is reported CANCELED only once its container is gone: until then it
     # stays RUNNING with this set, and the worker holding it (or the reaper) stops the container.
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # For a DEPENDENCY job: the upstream job whose end started it.
+    upstream_job = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # A failure of the platform rather than of the job: it does not count toward auto-termination.
     infrastructure_failure = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
@@ -63,6 +66,12 @@ class Job(models.Model):
                 fields=["workflow", "scheduled_at"],
                 condition=Q(trigger="AUTOMATIC"),
                 name="jobs_one_automatic_job_per_slot",
+            ),
+            # An upstream job starts a dependent workflow once, whatever retries or racing workers do.
+            models.UniqueConstraint(
+                fields=["workflow", "upstream_job"],
+                condition=Q(upstream_job__isnull=False),
+                name="jobs_one_dependency_job_per_upstream_job",
             ),
         ]
         indexes = [

@@ -63,3 +63,8 @@ def job_log_rows_after(*, job_id, sequence: int, limit: int) -> list[tuple]:
 def job_cancel_requested(*, job_id) -> bool:
     """Whether someone asked to cancel this (running) job: its worker polls this to stop the container."""
     return Job.objects.filter(pk=job_id, cancel_requested_at__isnull=False).exists()
+
+
+def job_upstream(job: Job) -> Job | None:
+    """The upstream job whose end started a DEPENDENCY job (None otherwise, or once it is deleted)."""
+    return Job.objects.filter(pk=job.upstream_job_id).first() if job.upstream_job_id else None

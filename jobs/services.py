@@ -7,8 +7,10 @@ cancel can race on the same job without overwriting each other.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -26,7 +28,14 @@ from jobs.models import UNFINISHED, Job, JobLog, JobStatus, JobTrigger
 from jobs.outcome import Outcome, UserAtCapacity
 from notifications.models import Notification, NotificationKind
 from notifications.services import notification_copy_many, notification_create, notification_publish_many
-from workflows.models import BuildStatus, TerminationReason, Workflow, WorkflowKind
+from workflows.models import (
+    BuildStatus,
+    ConcurrencyPolicy,
+    DependencyOutcome,
+    TerminationReason,
+    Workflow,
+    WorkflowKind,
+)
 from workflows.services import workflow_delete, workflow_record_job_outcome, workflow_terminate
 
 logger = logging.getLogger(__name__)
@@ -57,6 +66,7 @@ def job_status_data(job: Job) -> dict:
         "exit_code": job.exit_code,
         "error": job.error,
         "attempt": job.attempt,
+        "upstream_job_id": str(job.upstream_job_id) if job.upstream_job_id else None,
         "created_at": format_timestamp(job.created_at),
         "updated_at": format_timestamp(job.updated_at),
     }
@@ -217,6 +227,7 @@ def job_finish(*, job: Job, outcome: Outcome, from_status: str = JobStatus.RUNNI
                 user=job.user, kind=NotificationKind.JOB_FAILED, payload=_job_payload(job, error=outcome.error, **extra)
             )
         _announce(job)
+        _start_dependents([job])
         _after_outcome(job, succeeded=outcome.succeeded)
     return True
 
@@ -237,6 +248,7 @@ def _end_schedule_if_done(workflow: Workflow) -> None:
     however that run ended (completed, failed, canceled, given up). `workflow` must be current."""
     if (
         not workflow.is_terminated
+        and workflow.runs_on_clock
         and workflow.next_run_at is None
         and workflow.build_status == BuildStatus.COMPLETED
         and not Job.objects.filter(workflow_id=workflow.pk, status__in=UNFINISHED).exists()
@@ -277,6 +289,7 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
         ):
             return ""
         job.refresh_from_db()
+        _start_dependents([job])
         notification_create(
             user=job.user,
             kind=NotificationKind.JOB_FAILED,
@@ -290,6 +303,80 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
         _announce(job)
         _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
     return JobStatus.FAILED
+
+
+# -- dependencies ------------------------------------------------------------------------------
+
+
+def _start_dependents(finished: list[Job]) -> None:
+    """Create the jobs that `finished` (jobs just COMPLETED or FAILED, in this transaction) start
+    in the workflows that depend on theirs, and dispatch them once it commits.
+
+    One set-based pass: a query for the dependents, one for their active jobs, one INSERT. The
+    unique key (workflow, upstream_job) makes a second pass for the same upstream job (a retried
+    finish, a reaper's takeover, a racing worker) insert nothing. A paused, terminated or unbuilt
+    dependent is not started; its concurrency policy applies as for a clock slot.
+    """
+    dependents = list(
+        Workflow.objects.filter(
+            upstream_id__in={job.workflow_id for job in finished},
+            terminated_at__isnull=True,
+            paused_at__isnull=True,
+            build_status=BuildStatus.COMPLETED,
+        ).only("id", "user_id", "upstream_id", "upstream_on", "concurrency_policy")
+    )
+    if not dependents:
+        return
+    active = set(
+        Job.objects.filter(workflow_id__in=[w.pk for w in dependents], status__in=UNFINISHED)
+        .values_list("workflow_id", flat=True)
+        .distinct()
+    )
+    rows, to_replace = [], []
+    for job in finished:
+        for workflow in dependents:
+            if workflow.upstream_id != job.workflow_id:
+                continue
+            if workflow.upstream_on not in (job.status, DependencyOutcome.FINISHED):
+                continue
+            busy = workflow.pk in active
+            if busy and workflow.concurrency_policy == ConcurrencyPolicy.FORBID:
+                logger.info("workflow %s: not started by job %s, a run is still active", workflow.pk, job.pk)
+                continue
+            if busy and workflow.concurrency_policy == ConcurrencyPolicy.REPLACE:
+                to_replace.append(workflow.pk)
+            rows.append((uuid.uuid4(), workflow.pk, workflow.user_id, job.completed_at, job.pk))
+    for replaced in Job.objects.select_related("workflow", "user").filter(
+        workflow_id__in=to_replace, status__in=UNFINISHED
+    ):
+        with contextlib.suppress(ServiceError):  # it may have finished on its own meanwhile
+            job_cancel(job=replaced, canceled_by="system:replaced")
+    created = _insert_dependency_jobs(rows)
+    if created:
+        transaction.on_commit(lambda: job_dispatch(job_ids=created), robust=True)
+
+
+def _insert_dependency_jobs(rows: list[tuple]) -> list:
+    """Insert PENDING dependency jobs; returns the ids of those that were new."""
+    if not rows:
+        return []
+    ids, workflow_ids, user_ids, slots, upstream_ids = (list(column) for column in zip(*rows, strict=True))
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {Job._meta.db_table} (id, workflow_id, user_id, status, trigger, scheduled_at, error,
+                attempt, worker, canceled_by, infrastructure_failure, upstream_job_id, created_at, updated_at)
+            SELECT t.id, t.workflow_id, t.user_id, %s, %s, t.scheduled_at, '', 1, '', '', false,
+                t.upstream_job_id, %s, %s
+            FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::timestamptz[], %s::uuid[])
+                AS t(id, workflow_id, user_id, scheduled_at, upstream_job_id)
+            ON CONFLICT DO NOTHING
+            RETURNING id
+            """,
+            [JobStatus.PENDING, JobTrigger.DEPENDENCY, now, now, ids, workflow_ids, user_ids, slots, upstream_ids],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 # -- heartbeats in bulk ------------------------------------------------------------------------
@@ -333,6 +420,7 @@ def heartbeats_complete(*, job_ids: list) -> int:
                 ),
             ]
         notification_copy_many(notifications)
+        _start_dependents(jobs)
         users = {job.user_id: job.user for job in jobs}
         transaction.on_commit(lambda: notification_publish_many(notifications, users), robust=True)
         Workflow.objects.filter(pk__in={j.workflow_id for j in jobs}, consecutive_job_failures_count__gt=0).update(

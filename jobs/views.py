@@ -69,7 +69,12 @@ def workflow_detail_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -
     workflow = _owned_workflow(request, workflow_id)
     build = workflow_selectors.workflow_latest_build(workflow=workflow)
     jobs = selectors.job_recent_for_workflow(workflow=workflow, limit=RECENT_JOBS)
-    return render(request, "workflows/detail.html", {"workflow": workflow, "build": build, "jobs": jobs})
+    dependents = workflow_selectors.workflow_dependents(workflow=workflow)
+    return render(
+        request,
+        "workflows/detail.html",
+        {"workflow": workflow, "build": build, "jobs": jobs, "dependents": dependents},
+    )
 
 
 @login_required

@@ -96,7 +96,7 @@ def build_finish(*, build: WorkflowBuild, status: str, output: str = "", error: 
         workflow.save(update_fields=["build_status", "build_error", "image_ref", "next_run_at", "updated_at"])
         if status == BuildStatus.COMPLETED:
             workflow_notify(workflow, NotificationKind.WORKFLOW_BUILD_COMPLETED, build_status=status)
-            if workflow.next_run_at is None:
+            if workflow.next_run_at is None and workflow.runs_on_clock:
                 workflow_terminate(workflow=workflow, reason=TerminationReason.SCHEDULE_ENDED)
         else:
             workflow_notify(workflow, NotificationKind.WORKFLOW_BUILD_FAILED, build_status=status, error=error)

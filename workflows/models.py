@@ -38,6 +38,14 @@ class TerminationReason(models.TextChoices):
     DELETED = "deleted"
 
 
+class DependencyOutcome(models.TextChoices):
+    """Which ends of an upstream job start a dependent workflow's run."""
+
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    FINISHED = "FINISHED"  # either of the two; a CANCELED upstream job starts nothing
+
+
 class Workflow(models.Model):
     """What runs (kind + payload) and when (interval or schedule), for one user."""
 
@@ -66,6 +74,12 @@ class Workflow(models.Model):
     next_run_at = models.DateTimeField(null=True, blank=True)
     # While set, no automatic run starts (manual runs still do); resuming skips the slots it missed.
     paused_at = models.DateTimeField(null=True, blank=True)
+    # A dependency schedule (`{"after": id, "on": ...}`) in columns, so that finishing a job finds
+    # the workflows it starts by an index. A deleted upstream leaves its dependents waiting on nothing.
+    upstream = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="dependents", editable=False
+    )
+    upstream_on = models.CharField(max_length=10, choices=DependencyOutcome.choices, blank=True, default="")
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     terminated_at = models.DateTimeField(null=True, blank=True)
@@ -117,6 +131,11 @@ class Workflow(models.Model):
     @property
     def is_paused(self) -> bool:
         return self.paused_at is not None
+
+    @property
+    def runs_on_clock(self) -> bool:
+        """False for a dependency: it has no slots of its own, so no next run is no end."""
+        return not (self.schedule and "after" in self.schedule)
 
     @property
     def image_repository(self) -> str:

@@ -91,6 +91,11 @@ class Plan:
     end_at: datetime | None
     anchor: datetime  # when the workflow was created: the origin of rrule grids
 
+    @property
+    def runs_on_clock(self) -> bool:
+        """False for a dependency (`{"after": ...}`): its runs come from another workflow's jobs."""
+        return not (self.schedule and "after" in self.schedule)
+
     def _within_end(self, when: datetime | None) -> datetime | None:
         if when is None or (self.end_at is not None and when > self.end_at):
             return None
@@ -99,6 +104,8 @@ class Plan:
     def first_run(self, ready_at: datetime) -> datetime | None:
         """The first run once the workflow is ready (built) at `ready_at`; None if it never runs."""
         earliest = max(ready_at, self.start_at) if self.start_at else ready_at
+        if not self.runs_on_clock:
+            return None
         if self.interval is not None:
             return self._within_end(earliest)
         assert self.schedule is not None
@@ -119,7 +126,7 @@ class Plan:
             behind = max(0, (now - previous_slot) // step)
             return self._within_end(previous_slot + step * (behind + 1))
         assert self.schedule is not None
-        if "at" in self.schedule:
+        if "at" in self.schedule or not self.runs_on_clock:
             return None
         return self._within_end(self._next_on_calendar(max(previous_slot, now)))
 

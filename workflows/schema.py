@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from chronoverse.schema import strict_request
 from chronoverse.serializers import StrictSerializer
+from workflows.models import DependencyOutcome
 from workflows.payloads import SCHEMAS
 from workflows.validation import TAG
 
@@ -23,6 +24,13 @@ class CronSchedule(StrictSerializer):
 
 class RruleSchedule(StrictSerializer):
     rrule = serializers.CharField(help_text="An RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO,FR;BYHOUR=9;BYMINUTE=0.")
+
+
+class DependencySchedule(StrictSerializer):
+    after = serializers.UUIDField(
+        help_text="One of your workflows: each of its jobs that ends as `on` says starts one run."
+    )
+    on = serializers.ChoiceField(choices=DependencyOutcome.choices)
 
 
 class AtSchedule(StrictSerializer):
@@ -47,7 +55,7 @@ class ScheduleFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "workflows.validation.ScheduleField"
 
     def map_serializer_field(self, auto_schema, direction) -> dict:
-        return {"oneOf": _refs(auto_schema, direction, (CronSchedule, RruleSchedule, AtSchedule))}
+        return {"oneOf": _refs(auto_schema, direction, (CronSchedule, RruleSchedule, AtSchedule, DependencySchedule))}
 
 
 class KindPayloadExtension(OpenApiSerializerExtension):

@@ -61,3 +61,8 @@ def workflow_get_by_id(*, workflow_id) -> Workflow | None:
 def workflow_latest_build(*, workflow: Workflow):
     """The build of the workflow's current generation (the one build_status describes)."""
     return workflow.builds.order_by("-generation").first()
+
+
+def workflow_dependents(*, workflow: Workflow) -> QuerySet[Workflow]:
+    """The workflows whose runs this one's jobs start (its downstream), oldest first."""
+    return Workflow.objects.filter(upstream=workflow, user_id=workflow.user_id).order_by("created_at", "id")

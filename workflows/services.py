@@ -6,6 +6,7 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -108,7 +109,9 @@ def workflow_create(
     try:
         with transaction.atomic():
             _check_workflow_quota(user)
-            workflow = Workflow.objects.create(user=user, created_at=now, **fields)
+            workflow = Workflow.objects.create(
+                user=user, created_at=now, **fields, **_dependency(user, fields["schedule"], workflow_id=None)
+            )
             if idempotency_key is not None:
                 IdempotencyKey.objects.create(
                     user=user, key=idempotency_key, request_hash=request_hash, workflow=workflow
@@ -136,6 +139,32 @@ def workflow_create(
             raise
         return existing, False
     return workflow, True
+
+
+# How far a chain of dependencies is followed when looking for a loop (a longer one is refused too).
+MAX_CHAIN = 100
+
+
+def _dependency(user: User, schedule: dict | None, *, workflow_id) -> dict:
+    """The upstream columns of a schedule: for `{"after": id, "on": ...}`, the user's own workflow
+    `id`, refused if following its own upstreams leads back to this workflow (a loop)."""
+    if not schedule or "after" not in schedule:
+        return {"upstream": None, "upstream_on": ""}
+    # Another user's workflow is refused exactly as a missing one: its existence is not revealed.
+    upstream = Workflow.objects.filter(user=user, pk=schedule["after"]).first()
+    if upstream is None:
+        raise ServiceError.invalid({"schedule.after": ["No workflow of yours has this id."]})
+    # Up the chain from the new upstream: reaching this workflow means a loop.
+    seen: set = set()
+    step: UUID | None = upstream.pk
+    while step is not None:
+        if step == workflow_id:
+            raise ServiceError.invalid({"schedule.after": ["This dependency would make a loop."]})
+        if step in seen or len(seen) >= MAX_CHAIN:
+            raise ServiceError.invalid({"schedule.after": [f"Chains are limited to {MAX_CHAIN} workflows."]})
+        seen.add(step)
+        step = Workflow.objects.filter(pk=step).values_list("upstream_id", flat=True).first()
+    return {"upstream": upstream, "upstream_on": schedule["on"]}
 
 
 def _idempotent_replay(user: User, key: str, request_hash: str) -> Workflow | None:
@@ -171,9 +200,12 @@ def workflow_update(*, workflow: Workflow, data: Any, context: RequestContext = 
         changes = clean_update(_current_fields(workflow), data)
         if not changes:
             return workflow
-        for name, value in changes.items():
+        columns = dict(changes)
+        if "schedule" in changes:
+            columns.update(_dependency(workflow.user, changes["schedule"], workflow_id=workflow.pk))
+        for name, value in columns.items():
             setattr(workflow, name, value)
-        workflow.save(update_fields=[*changes, "updated_at"])
+        workflow.save(update_fields=[*columns, "updated_at"])
         if workflow.kind == WorkflowKind.CONTAINER and "payload" in changes:
             _queue_build(workflow)
         elif {"interval", "schedule", "timezone"} & set(changes) and workflow.build_status == BuildStatus.COMPLETED:
@@ -230,7 +262,7 @@ def workflow_resume(*, workflow: Workflow, context: RequestContext = SYSTEM) -> 
         workflow.save(update_fields=["paused_at", "next_run_at", "updated_at"])
         _audit(workflow, "resumed", context)
         workflow_notify(workflow, NotificationKind.WORKFLOW_RESUMED)
-        if workflow.next_run_at is None and workflow.build_status == BuildStatus.COMPLETED:
+        if workflow.next_run_at is None and workflow.build_status == BuildStatus.COMPLETED and workflow.runs_on_clock:
             # Its last slot (a one-time `at`, or the last before end_at) passed while it was paused.
             workflow = workflow_terminate(workflow=workflow, reason=TerminationReason.SCHEDULE_ENDED)
     return workflow

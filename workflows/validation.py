@@ -6,8 +6,9 @@ Errors are ServiceErrors whose `fields` name each bad input (`payload.timeout`, 
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from django.utils import timezone as dj_timezone
 from rest_framework import serializers
@@ -15,7 +16,7 @@ from rest_framework import serializers
 from chronoverse.errors import ServiceError, validation_fields
 from chronoverse.serializers import StrictCharField, StrictIntegerField, StrictSerializer, format_timestamp
 from workflows.aliases import canonical_kind, validate_aliased_payload
-from workflows.models import MAX_INTERVAL_MINUTES, ConcurrencyPolicy, WorkflowKind
+from workflows.models import MAX_INTERVAL_MINUTES, ConcurrencyPolicy, DependencyOutcome, WorkflowKind
 from workflows.schedule import Plan, ScheduleError, get_zone, parse_at, parse_cron, parse_rrule
 
 TAG = re.compile(r"^[a-z0-9_.-]{1,64}$")
@@ -71,7 +72,7 @@ class WorkflowFields(StrictSerializer):
         return list(dict.fromkeys(value))
 
 
-def _raise(fields: dict[str, list[str]]) -> None:
+def _raise(fields: dict[str, list[str]]) -> NoReturn:
     raise ServiceError.invalid(fields)
 
 
@@ -86,12 +87,32 @@ def _typed(data: Any, *, partial: bool) -> dict:
     return dict(serializer.validated_data)
 
 
+def clean_dependency(schedule: dict) -> dict:
+    """`{"after": <workflow id>, "on": COMPLETED|FAILED|FINISHED}`: the id's form only here; that it
+    is the user's own workflow, and no loop, the services check."""
+    unknown = sorted(set(schedule) - {"after", "on"})
+    if unknown:
+        _raise({f"schedule.{key}": ["Unknown field; a dependency has after and on."] for key in unknown})
+    try:
+        after = uuid.UUID(str(schedule["after"]))
+    except (ValueError, TypeError, AttributeError):
+        _raise({"schedule.after": ["Must be the id of one of your workflows."]})
+    on = schedule.get("on")
+    if on not in DependencyOutcome.values:
+        _raise({"schedule.on": [f"Must be one of {', '.join(DependencyOutcome.values)}."]})
+    return {"after": str(after), "on": on}
+
+
 def clean_schedule(schedule: Any, zone_name: str, *, now: datetime) -> dict:
+    if isinstance(schedule, dict) and "after" in schedule:
+        return clean_dependency(schedule)
     if not isinstance(schedule, dict) or len(schedule) != 1:
-        _raise({"schedule": ['Must be one of {"cron": ...}, {"rrule": ...} or {"at": ...}.']})
+        _raise(
+            {"schedule": ['Must be one of {"cron": ...}, {"rrule": ...}, {"at": ...} or {"after": ..., "on": ...}.']}
+        )
     ((key, value),) = schedule.items()
     if key not in ("cron", "rrule", "at"):
-        _raise({f"schedule.{key}": ["Unknown field; use cron, rrule or at."]})
+        _raise({f"schedule.{key}": ["Unknown field; use cron, rrule, at or after."]})
     if not isinstance(value, str) or not value.strip() or len(value) > 1024:
         _raise({f"schedule.{key}": ["Must be a non-empty string."]})
     try:
@@ -130,7 +151,7 @@ def check_timing(fields: dict, *, now: datetime) -> None:
         end_at=end_at,
         anchor=now,
     )
-    if plan.first_run(now) is None:
+    if plan.runs_on_clock and plan.first_run(now) is None:
         _raise({"schedule" if fields.get("schedule") else "end_at": ["The schedule never runs before end_at."]})
 
 

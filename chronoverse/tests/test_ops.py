@@ -147,6 +147,7 @@ def test_the_schema_types_payload_and_schedule_so_clients_can_build_bodies(tmp_p
         "CronScheduleRequest",
         "RruleScheduleRequest",
         "AtScheduleRequest",
+        "DependencyScheduleRequest",
     ]
     assert schemas["HeartbeatKindEnum"]["enum"] == ["HEARTBEAT"]
     assert schemas["WebhookPayloadRequest"]["required"] == ["url"]

@@ -9,6 +9,7 @@ from django.db import connection
 
 from chronoverse import docker_engine
 from chronoverse.docker_engine import ContainerGone, EngineUnavailable
+from jobs import selectors
 from jobs.logs import LogWriter
 from jobs.models import Job
 from jobs.outcome import InfrastructureError, Outcome
@@ -35,6 +36,14 @@ def _scoped(volume: dict, job: Job) -> dict:
     return {**volume, "source": volume_name(volume["source"], job.user_id)}
 
 
+def _upstream_env(job: Job) -> dict[str, str]:
+    """What a job started by a dependency learns of the upstream job whose end started it."""
+    upstream = selectors.job_upstream(job)
+    if upstream is None:
+        return {}
+    return {"CHRONOVERSE_UPSTREAM_JOB_ID": str(upstream.pk), "CHRONOVERSE_UPSTREAM_STATUS": upstream.status}
+
+
 def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Outcome:
     if cancel.is_set():
         return Outcome(False, "Canceled")
@@ -50,7 +59,7 @@ def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Out
             image=job.workflow.image_ref or payload["image"],
             entrypoint=entrypoint,
             command=command,
-            env=payload.get("env", {}),
+            env={**payload.get("env", {}), **_upstream_env(job)},
             working_dir=payload.get("working_dir"),
             memory_mb=memory_mb,
             cpus=cpus,

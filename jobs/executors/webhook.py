@@ -7,13 +7,14 @@ import requests
 from django.conf import settings
 
 from chronoverse import outbound_http
+from jobs import selectors
 from jobs.logs import LogWriter
 from jobs.models import Job
 from jobs.outcome import Outcome
+from jobs.services import job_status_data
 
 
-def _body(payload: dict, headers: dict[str, str]) -> bytes | None:
-    body = payload.get("body")
+def _body(body: str | dict | None, headers: dict[str, str]) -> bytes | None:
     if body is None:
         return None
     if isinstance(body, dict):
@@ -31,7 +32,11 @@ def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Out
     """Deliver the request, retrying connection errors, 5xx and 429 with exponential backoff."""
     method, url = payload["method"], payload["url"]
     headers = dict(payload.get("headers", {}))
-    body = _body(payload, headers)
+    body = payload.get("body")
+    if body is None and (upstream := selectors.job_upstream(job)) is not None:
+        # Started by a dependency: the request says which upstream job ended, and how.
+        body = {"upstream_job": job_status_data(upstream)}
+    body = _body(body, headers)
     headers.update({"X-Chronoverse-Job-Id": str(job.id), "X-Chronoverse-Workflow-Id": str(job.workflow_id)})
     if payload.get("secret"):
         headers[outbound_http.SIGNATURE_HEADER] = outbound_http.sign(payload["secret"], body or b"")

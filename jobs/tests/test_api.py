@@ -51,10 +51,12 @@ def test_manual_run_creates_a_manual_job(auth_api, user):
         "exit_code",
         "error",
         "attempt",
+        "upstream_job_id",
         "created_at",
         "updated_at",
     }
     assert body["trigger"] == "MANUAL"
+    assert body["upstream_job_id"] is None
     assert body["workflow_id"] == str(workflow.id)
     assert AuditLog.objects.filter(user=user, action="job.manual_run").exists()
 

@@ -19,6 +19,8 @@ def schedule_label(workflow: Workflow) -> str:
     """When a workflow runs, in one line: `every 5 min`, `cron */5 * * * *`, `at 2030-01-01T09:00:00Z`."""
     if workflow.interval is not None:
         return f"every {workflow.interval} min"
+    if workflow.schedule and "after" in workflow.schedule:
+        return f"after {workflow.schedule['after'][:8]} ({workflow.schedule['on']})"
     return " ".join(f"{key} {value}" for key, value in (workflow.schedule or {}).items())
 
 
