@@ -14,11 +14,15 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='workflow',
             name='upstream',
-            field=models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='dependents', to='workflows.workflow'),
+            field=models.ForeignKey(blank=True, db_index=False, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='dependents', to='workflows.workflow'),
         ),
         migrations.AddField(
             model_name='workflow',
             name='upstream_on',
             field=models.CharField(blank=True, choices=[('COMPLETED', 'Completed'), ('FAILED', 'Failed'), ('FINISHED', 'Finished')], default='', max_length=10),
+        ),
+        migrations.AddIndex(
+            model_name='workflow',
+            index=models.Index(condition=models.Q(('upstream__isnull', False)), fields=['upstream'], name='workflows_dependents'),
         ),
     ]
