@@ -256,7 +256,11 @@ RATE_LIMITS = {
     "login_email": env_rate("RATE_LIMIT_LOGIN_EMAIL", "10/min"),
     "login_ip": env_rate("RATE_LIMIT_LOGIN_IP", "30/min"),
     "register_ip": env_rate("RATE_LIMIT_REGISTER_IP", "30/hour"),
+    # Per ping key: a runaway loop calling its ping URL is refused (429) without slowing the others.
+    "ping": env_rate("RATE_LIMIT_PING", "60/min"),
 }
+# Where the users' own jobs reach this platform: the origin of every workflow's `ping_url`.
+PING_BASE_URL = env_str("PING_BASE_URL", "http://127.0.0.1:8000")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts import urls as accounts_urls
 from chronoverse import ops, views
 from jobs import urls as jobs_urls
+from jobs import views as jobs_views
 from notifications import urls as notifications_urls
 from workflows import urls as workflows_urls
 
@@ -15,6 +16,9 @@ urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),
+    # The users' own jobs call these (a dead man's switch); the key is the only credential.
+    path("ping/<str:key>", jobs_views.ping_view, name="ping"),
+    path("ping/<str:key>/<str:signal>", jobs_views.ping_view, name="ping-signal"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file of its own: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

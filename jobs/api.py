@@ -22,7 +22,7 @@ from chronoverse.schema import page_parameters
 from chronoverse.serializers import ModelSerializer
 from jobs import live, selectors, services
 from jobs.logs import LogLine
-from jobs.models import Job, JobLog, JobStatus, JobTrigger
+from jobs.models import Job, JobLog, JobStatus, JobTrigger, Ping
 from notifications.relay import get_relay, until_set
 from workflows import api as workflow_api
 from workflows import selectors as workflow_selectors
@@ -54,6 +54,14 @@ class LogSerializer(ModelSerializer):
 
     def to_representation(self, row: JobLog) -> dict:
         return LogLine.of(row).as_dict()
+
+
+class PingSerializer(ModelSerializer):
+    job_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Ping
+        fields = ["id", "kind", "exit_status", "received_at", "remote_addr", "user_agent", "body", "job_id"]
 
 
 _PAGE = page_parameters()
@@ -253,3 +261,20 @@ class WorkflowTerminateView(APIView):
         workflow = workflow_selectors.workflow_get(user=request.user, workflow_id=workflow_id)
         workflow = services.workflow_stop(workflow=workflow, context=RequestContext.from_request(request))
         return Response(WorkflowSerializer(workflow).data)
+
+
+@extend_schema(tags=["workflows"])
+class WorkflowPingsView(APIView):
+    @extend_schema(
+        operation_id="workflow_pings_list",
+        parameters=_PAGE,
+        responses=inline_serializer(
+            "PingList", {"pings": PingSerializer(many=True), "cursor": serializers.CharField(allow_null=True)}
+        ),
+    )
+    def get(self, request: AuthenticatedRequest, workflow_id) -> Response:
+        workflow = workflow_selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        page = keyset_page(
+            selectors.ping_list(workflow=workflow), request.query_params, ordering=("-received_at", "-id")
+        )
+        return Response({"pings": PingSerializer(page.items, many=True).data, "cursor": page.cursor})

@@ -20,6 +20,9 @@ class JobStatus(models.TextChoices):
 
 
 UNFINISHED = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING)
+# A ping workflow's slot is held by no worker: it waits RUNNING under this name, its lease being
+# the slot's deadline (slot + grace), until a ping settles it or the tick fails it.
+PING_WORKER = "ping"
 FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
@@ -87,6 +90,12 @@ class Job(models.Model):
                 name="jobs_unfinished_by_age",
                 condition=Q(status__in=["PENDING", "QUEUED", "RUNNING"]),
             ),
+            # The slots that wait for a ping, by deadline: the tick fails the overdue ones in one query.
+            models.Index(
+                fields=["lease_expires_at"],
+                name="jobs_waiting_for_ping",
+                condition=Q(status="RUNNING", worker=PING_WORKER),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -118,3 +127,29 @@ class JobLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}#{self.sequence}"
+
+
+class PingKind(models.TextChoices):
+    SUCCESS = "success"
+    START = "start"
+    FAIL = "fail"
+
+
+class Ping(models.Model):
+    """One call of a ping workflow's `ping_url`, kept whether or not it settled a slot."""
+
+    id = models.BigAutoField(primary_key=True)
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="pings", db_index=False)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=7, choices=PingKind.choices)
+    exit_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    received_at = models.DateTimeField(default=dj_timezone.now)
+    remote_addr = models.CharField(max_length=64, blank=True, default="")
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+    body = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["workflow", "-received_at", "-id"], name="pings_workflow_page")]
+
+    def __str__(self) -> str:
+        return f"ping {self.kind} of {self.workflow_id} at {self.received_at}"

@@ -22,7 +22,7 @@ from django.utils import timezone
 from chronoverse import docker_engine
 from chronoverse.docker_engine import EngineUnavailable
 from jobs.logs import LogWriter, split_lines
-from jobs.models import UNFINISHED, Job, JobLog, JobStatus
+from jobs.models import PING_WORKER, UNFINISHED, Job, JobLog, JobStatus, Ping
 from jobs.services import job_cancel_complete, job_dispatch, job_retry_or_fail, jobs_send
 from workflows.models import WorkflowKind
 
@@ -63,7 +63,9 @@ def _redispatch(now: datetime) -> int:
 
 def _reap_expired_leases(now: datetime) -> int:
     expired = list(
-        Job.objects.select_related("workflow", "user").filter(status=JobStatus.RUNNING, lease_expires_at__lt=now)[:500]
+        Job.objects.select_related("workflow", "user")
+        .filter(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+        .exclude(worker=PING_WORKER)[:500]  # a slot waiting for a ping has its own deadline (jobs.pings)
     )
     for job in expired:
         if job.cancel_requested_at is not None:
@@ -148,8 +150,10 @@ def _remove_stale_containers() -> int:
 
 
 def logs_prune(*, now: datetime | None = None) -> int:
-    """Delete the logs of jobs finished more than LOG_RETENTION_DAYS ago; returns lines deleted."""
+    """Delete the logs of jobs finished more than LOG_RETENTION_DAYS ago, and pings received before
+    then; returns lines deleted."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.LOG_RETENTION_DAYS)
     deleted, _ = JobLog.objects.filter(job__completed_at__lt=cutoff).delete()
+    Ping.objects.filter(received_at__lt=cutoff).delete()
     return deleted

@@ -8,7 +8,8 @@ from django.db.models import QuerySet
 from accounts.models import User
 from chronoverse.errors import ServiceError
 from chronoverse.filters import filtered
-from jobs.models import Job, JobLog, JobStatus, JobTrigger, LogStream
+from jobs.models import Job, JobLog, JobStatus, JobTrigger, LogStream, Ping
+from workflows.models import Workflow
 
 
 class JobFilter(django_filters.FilterSet):
@@ -68,3 +69,8 @@ def job_cancel_requested(*, job_id) -> bool:
 def job_upstream(job: Job) -> Job | None:
     """The upstream job whose end started a DEPENDENCY job (None otherwise, or once it is deleted)."""
     return Job.objects.filter(pk=job.upstream_job_id).first() if job.upstream_job_id else None
+
+
+def ping_list(*, workflow: Workflow) -> QuerySet[Ping]:
+    """A workflow's pings, newest first (the caller checked that the workflow is the user's)."""
+    return Ping.objects.filter(workflow=workflow).order_by("-received_at", "-id")

@@ -24,7 +24,7 @@ from chronoverse import task_queue
 from chronoverse.errors import ServiceError
 from chronoverse.serializers import format_timestamp
 from jobs.logs import publish_events
-from jobs.models import UNFINISHED, Job, JobLog, JobStatus, JobTrigger
+from jobs.models import PING_WORKER, UNFINISHED, Job, JobLog, JobStatus, JobTrigger
 from jobs.outcome import Outcome, UserAtCapacity
 from notifications.models import Notification, NotificationKind
 from notifications.services import notification_copy_many, notification_create, notification_publish_many
@@ -45,7 +45,11 @@ HEARTBEAT_BATCH = 500
 
 
 def is_bare_heartbeat(kind: str, payload: dict) -> bool:
-    return kind == WorkflowKind.HEARTBEAT and not payload.get("endpoint")
+    return kind == WorkflowKind.HEARTBEAT and not payload.get("endpoint") and "ping" not in payload
+
+
+def is_ping(kind: str, payload: dict) -> bool:
+    return kind == WorkflowKind.HEARTBEAT and "ping" in payload
 
 
 def _job_payload(job: Job, **extra) -> dict:
@@ -91,11 +95,25 @@ def job_dispatch(*, job_ids: list) -> int:
     )
     if not jobs:
         return 0
+    now = timezone.now()
+    # A ping workflow's slot goes to no worker: it waits RUNNING until a ping or its deadline.
+    by_grace: dict[int, list] = {}
+    for pk, kind, payload in jobs:
+        if is_ping(kind, payload):
+            by_grace.setdefault(payload["ping"].get("grace", 300), []).append(pk)
+    for grace, ids in by_grace.items():
+        Job.objects.filter(pk__in=ids, status=JobStatus.PENDING).update(
+            status=JobStatus.RUNNING,
+            worker=PING_WORKER,
+            lease_expires_at=F("scheduled_at") + timedelta(seconds=grace),
+            updated_at=now,
+        )
+    jobs = [(pk, kind, payload) for pk, kind, payload in jobs if not is_ping(kind, payload)]
     Job.objects.filter(pk__in=[pk for pk, _, _ in jobs], status=JobStatus.PENDING).update(
-        status=JobStatus.QUEUED, updated_at=timezone.now()
+        status=JobStatus.QUEUED, updated_at=now
     )
     jobs_send(jobs)
-    return len(jobs)
+    return len(jobs) + sum(len(ids) for ids in by_grace.values())
 
 
 def jobs_send(jobs: list[tuple]) -> None:

@@ -2,14 +2,17 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from jobs import recovery, scheduler, services
+from jobs import pings, recovery, scheduler, services
 from jobs.runner import job_execute
 
 
 @shared_task(expires=10, ignore_result=True)
 def scheduler_tick() -> int:
     # A tick that waited in the queue longer than `expires` is dropped: the next one does its work.
-    return scheduler.scheduler_tick()
+    created = scheduler.scheduler_tick()
+    # Slots whose grace ran out without a ping: one indexed query a second, however many there are.
+    pings.pings_expire()
+    return created
 
 
 @shared_task(acks_late=True)

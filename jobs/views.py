@@ -12,18 +12,21 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.request_types import AuthenticatedHttpRequest
 from accounts.services import RequestContext
 from chronoverse.dashboard import owned_or_404
 from chronoverse.errors import ServiceError
-from jobs import selectors, services
-from jobs.models import UNFINISHED, Job, JobStatus
+from chronoverse.ratelimit import client_ip
+from jobs import pings, selectors, services
+from jobs.models import UNFINISHED, Job, JobStatus, PingKind
 from workflows import selectors as workflow_selectors
 from workflows.models import Workflow
+from workflows.pings import ping_url
 
 # How many jobs the workflow page lists; the full history is the API's paginated job list.
 RECENT_JOBS = 20
@@ -70,10 +73,18 @@ def workflow_detail_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -
     build = workflow_selectors.workflow_latest_build(workflow=workflow)
     jobs = selectors.job_recent_for_workflow(workflow=workflow, limit=RECENT_JOBS)
     dependents = workflow_selectors.workflow_dependents(workflow=workflow)
+    recent_pings = selectors.ping_list(workflow=workflow)[:RECENT_JOBS] if workflow.is_ping else []
     return render(
         request,
         "workflows/detail.html",
-        {"workflow": workflow, "build": build, "jobs": jobs, "dependents": dependents},
+        {
+            "workflow": workflow,
+            "build": build,
+            "jobs": jobs,
+            "dependents": dependents,
+            "ping_url": ping_url(workflow),
+            "pings": recent_pings,
+        },
     )
 
 
@@ -120,3 +131,35 @@ def workflow_delete_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -
         return redirect("workflows:detail", workflow_id=workflow.id)
     messages.success(request, f"Workflow “{workflow.name}” deleted.")
     return redirect("workflows:list")
+
+
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def ping_view(request: HttpRequest, key: str, signal: str = "") -> HttpResponse:
+    """`/ping/<key>[/start|/fail|/<0-255>]`: no session, no CSRF, no auth but the key itself."""
+    if signal in ("", "start", "fail"):
+        kind, exit_status = {"": PingKind.SUCCESS, "start": PingKind.START, "fail": PingKind.FAIL}[signal], None
+    elif signal.isdigit() and len(signal) <= 3 and int(signal) <= 255:
+        exit_status = int(signal)
+        kind = PingKind.SUCCESS if exit_status == 0 else PingKind.FAIL
+    else:
+        return HttpResponse("Not found", status=404, content_type="text/plain")
+    body = request.read(pings.MAX_BODY_BYTES) if request.method == "POST" else b""
+    answer = pings.ping_receive(
+        key=key,
+        call=pings.PingCall(
+            kind=kind,
+            exit_status=exit_status,
+            remote_addr=client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+            body=body,
+        ),
+    )
+    if answer.status == 200:
+        return HttpResponse("OK", content_type="text/plain")
+    response = HttpResponse(
+        "Too many pings" if answer.status == 429 else "Not found", status=answer.status, content_type="text/plain"
+    )
+    if answer.status == 429:
+        response["Retry-After"] = str(max(1, round(answer.retry_after)))
+    return response

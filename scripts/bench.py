@@ -243,6 +243,60 @@ def bench_web(user: User) -> None:
         report(f"/healthz meanwhile, {name}", p99, "ms p99", f"(p50 {p50:.1f} ms)")
 
 
+def _wrk_latency(url: str, *, seconds: int = 10, connections: int = 20) -> tuple[float, float]:
+    """(requests per second, p99 ms) of `url` under wrk; any status counts (the anchor is a 404)."""
+    import re
+    import subprocess
+
+    output = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+    if rate is None or p99 is None:
+        raise RuntimeError(f"wrk: {output}")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    return float(rate.group(1)), float(p99.group(1)) * scale
+
+
+def bench_pings(user: User) -> None:
+    """`/ping/<key>` from 20 connections on what `make run` starts, beside the same view answering a
+    key of the wrong shape (Django's request path and the view, without the lookup and the write)."""
+    import socket
+
+    from workflows.pings import ping_key
+    from workflows.services import workflow_create
+
+    workflow, _ = workflow_create(
+        user=user, data={"name": "pinged", "kind": "HEARTBEAT", "payload": {"ping": {"grace": 300}}, "interval": 1}
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    python = str(Path(sys.executable).parent)
+    command = [f"{python}/gunicorn", "-c", "gunicorn.conf.py", "chronoverse.asgi:application"]
+    process = _serve(
+        [*command, "--bind", f"127.0.0.1:{port}", "--workers", "3"],
+        port,
+        DATABASE_POOL_SIZE="10",
+        RATE_LIMIT_PING="100000000/min",
+        PING_BASE_URL=f"http://127.0.0.1:{port}",
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/ping/{ping_key(workflow.pk, workflow.ping_key_generation)}"
+        _wrk_latency(url, seconds=2)  # warm-up
+        pings_rate, pings_p99 = _wrk_latency(url)
+        bare_rate, bare_p99 = _wrk_latency(f"http://127.0.0.1:{port}/ping/{'x' * 42}!")
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    report("pings, 20 connections", pings_rate, "pings/s", f"(p99 {pings_p99:.1f} ms)")
+    report("the same view, no lookup (404)", bare_rate, "req/s", f"(p99 {bare_p99:.1f} ms)")
+
+
 def main() -> None:
     call_command("migrate", verbosity=0)
     get_redis().flushdb()
@@ -253,6 +307,7 @@ def main() -> None:
     bench_containers(user)
     bench_rrule()
     bench_web(user)
+    bench_pings(user)
 
 
 if __name__ == "__main__":

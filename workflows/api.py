@@ -14,11 +14,15 @@ from chronoverse.schema import page_parameters
 from chronoverse.serializers import ModelSerializer, format_timestamp
 from workflows import selectors, services
 from workflows.models import BuildStatus, Workflow, WorkflowKind
+from workflows.pings import ping_url
 from workflows.validation import PayloadField, ScheduleField, WorkflowFields
 
 
 class WorkflowSerializer(ModelSerializer):
     user_id = serializers.UUIDField(read_only=True)
+    ping_url = serializers.URLField(
+        read_only=True, allow_null=True, help_text="For a ping workflow, the URL its own job calls; null otherwise."
+    )
     payload = PayloadField()
     schedule = ScheduleField(allow_null=True)
 
@@ -43,6 +47,7 @@ class WorkflowSerializer(ModelSerializer):
             "build_error",
             "next_run_at",
             "paused_at",
+            "ping_url",
             "created_at",
             "updated_at",
             "terminated_at",
@@ -70,6 +75,7 @@ class WorkflowSerializer(ModelSerializer):
             "build_error": workflow.build_error,
             "next_run_at": format_timestamp(workflow.next_run_at),
             "paused_at": format_timestamp(workflow.paused_at),
+            "ping_url": ping_url(workflow),
             "created_at": format_timestamp(workflow.created_at),
             "updated_at": format_timestamp(workflow.updated_at),
             "terminated_at": format_timestamp(workflow.terminated_at),
@@ -163,4 +169,17 @@ class WorkflowResumeView(APIView):
     def post(self, request: AuthenticatedRequest, workflow_id) -> Response:
         workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
         workflow = services.workflow_resume(workflow=workflow, context=RequestContext.from_request(request))
+        return Response(WorkflowSerializer(workflow).data)
+
+
+@extend_schema(tags=["workflows"])
+class WorkflowPingKeyView(APIView):
+    @extend_schema(
+        operation_id="workflow_ping_key_rotate",
+        request=None,
+        responses={200: WorkflowSerializer, 409: OpenApiResponse(description="Not a ping workflow, or terminated")},
+    )
+    def post(self, request: AuthenticatedRequest, workflow_id) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        workflow = services.workflow_rotate_ping_key(workflow=workflow, context=RequestContext.from_request(request))
         return Response(WorkflowSerializer(workflow).data)

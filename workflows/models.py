@@ -86,6 +86,10 @@ class Workflow(models.Model):
         db_index=False,  # the partial index below: only the few dependents are in it
     )
     upstream_on = models.CharField(max_length=10, choices=DependencyOutcome.choices, blank=True, default="")
+    # A ping workflow's key is derived from SECRET_KEY, its id and this generation (workflows.pings):
+    # only its digest is stored, for the lookup, so the database alone does not reveal it.
+    ping_key_generation = models.PositiveIntegerField(default=0, editable=False)
+    ping_key_digest = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     terminated_at = models.DateTimeField(null=True, blank=True)
@@ -139,6 +143,10 @@ class Workflow(models.Model):
     @property
     def is_paused(self) -> bool:
         return self.paused_at is not None
+
+    @property
+    def is_ping(self) -> bool:
+        return self.kind == WorkflowKind.HEARTBEAT and "ping" in (self.payload or {})
 
     @property
     def runs_on_clock(self) -> bool:

@@ -82,15 +82,23 @@ class _KindPayload(StrictSerializer):
         return value
 
 
+class PingSettings(StrictSerializer):
+    grace = StrictIntegerField(min_value=1, max_value=86400, default=300, help_text="Seconds either side of a slot.")
+
+
 class HeartbeatPayload(_KindPayload):
     KIND = WorkflowKind.HEARTBEAT
     endpoint = StrictCharField(required=False, max_length=2048, validators=[HTTP_URL])
+    # A dead man's switch: instead of calling out, the workflow waits for the user's job to ping it.
+    ping = PingSettings(required=False)
     method = serializers.ChoiceField(choices=["GET", "HEAD"], default="GET")
     expected_status_code = StrictIntegerField(min_value=100, max_value=599, default=200)
     timeout = StrictIntegerField(min_value=1, max_value=300, default=10)
     headers = StringMapField(required=False, validators=[validate_headers])
 
     def validate(self, attrs: dict) -> dict:
+        if "ping" in attrs and "endpoint" in attrs:
+            raise serializers.ValidationError({"ping": ["A heartbeat either calls an endpoint or waits for pings."]})
         # Without an endpoint the heartbeat is a bare liveness tick: HTTP settings would do nothing.
         http_only = {"method", "expected_status_code", "timeout", "headers"} & set(self.initial_data)
         if "endpoint" not in attrs and http_only:

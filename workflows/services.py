@@ -27,6 +27,7 @@ from workflows.models import (
     WorkflowBuild,
     WorkflowKind,
 )
+from workflows.pings import ping_digest
 from workflows.schedule import Plan
 from workflows.validation import UPDATABLE, clean_create, clean_update
 
@@ -116,6 +117,9 @@ def workflow_create(
                 IdempotencyKey.objects.create(
                     user=user, key=idempotency_key, request_hash=request_hash, workflow=workflow
                 )
+            if workflow.is_ping:
+                workflow.ping_key_digest = ping_digest(workflow)
+                workflow.save(update_fields=["ping_key_digest", "updated_at"])
             if workflow.kind == WorkflowKind.CONTAINER:
                 _queue_build(workflow)
             else:
@@ -205,6 +209,9 @@ def workflow_update(*, workflow: Workflow, data: Any, context: RequestContext = 
             columns.update(_dependency(workflow.user, changes["schedule"], workflow_id=workflow.pk))
         for name, value in columns.items():
             setattr(workflow, name, value)
+        if "payload" in changes:
+            # Becoming (or ceasing to be) a ping workflow issues (or withdraws) its key.
+            columns["ping_key_digest"] = workflow.ping_key_digest = ping_digest(workflow)
         workflow.save(update_fields=[*columns, "updated_at"])
         if workflow.kind == WorkflowKind.CONTAINER and "payload" in changes:
             _queue_build(workflow)
@@ -265,6 +272,21 @@ def workflow_resume(*, workflow: Workflow, context: RequestContext = SYSTEM) -> 
         if workflow.next_run_at is None and workflow.build_status == BuildStatus.COMPLETED and workflow.runs_on_clock:
             # Its last slot (a one-time `at`, or the last before end_at) passed while it was paused.
             workflow = workflow_terminate(workflow=workflow, reason=TerminationReason.SCHEDULE_ENDED)
+    return workflow
+
+
+def workflow_rotate_ping_key(*, workflow: Workflow, context: RequestContext = SYSTEM) -> Workflow:
+    """Issue a new ping key: the old `ping_url` answers 404 from this commit on."""
+    with transaction.atomic():
+        workflow = Workflow.objects.select_for_update().select_related("user").get(pk=workflow.pk)
+        if not workflow.is_ping:
+            raise ServiceError("Only a ping workflow has a ping key.", code="conflict")
+        if workflow.is_terminated:
+            raise ServiceError("A terminated workflow takes no pings.", code="conflict")
+        workflow.ping_key_generation += 1
+        workflow.ping_key_digest = ping_digest(workflow)
+        workflow.save(update_fields=["ping_key_generation", "ping_key_digest", "updated_at"])
+        _audit(workflow, "ping_key_rotated", context, generation=workflow.ping_key_generation)
     return workflow
 
 

@@ -31,6 +31,7 @@ FIELDS = {
     "build_error",
     "next_run_at",
     "paused_at",
+    "ping_url",
     "created_at",
     "updated_at",
     "terminated_at",
