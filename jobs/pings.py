@@ -61,12 +61,10 @@ def ping_receive(*, key: str, call: PingCall, now: datetime | None = None) -> Pi
         return PingAnswer(429, decision.retry_after)
     now = now or timezone.now()
     with transaction.atomic():
-        # The workflow's row lock puts two pings of one workflow one after the other.
+        # No row lock: pings of one workflow may race, and nothing needs them in turn. Settling is a
+        # conditional update (one ping wins the slot) and an early slot's job has a unique key.
         workflow = (
-            Workflow.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .filter(ping_key_digest=digest, terminated_at__isnull=True)
-            .first()
+            Workflow.objects.select_related("user").filter(ping_key_digest=digest, terminated_at__isnull=True).first()
         )
         if workflow is None or not workflow.is_ping or not key_matches(workflow, key):
             return PingAnswer(404)
