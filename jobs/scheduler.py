@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from chronoverse.errors import ServiceError
-from jobs.models import UNFINISHED, Job, JobStatus, JobTrigger
+from jobs.models import PING_WORKER, UNFINISHED, Job, JobStatus, JobTrigger
 from jobs.services import job_cancel, job_dispatch
 from workflows.models import BuildStatus, ConcurrencyPolicy, Workflow
 from workflows.services import workflow_plan
@@ -68,6 +68,8 @@ def _tick_batch(now: datetime, limit: int) -> tuple[int, int]:
             return 0, 0
         active = set(
             Job.objects.filter(workflow_id__in=[w.pk for w in due], status__in=UNFINISHED)
+            # A slot waiting for its ping is not a run in progress: the next slot waits beside it.
+            .exclude(worker=PING_WORKER)
             .values_list("workflow_id", flat=True)
             .distinct()
         )

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from collections.abc import Callable
+
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -154,32 +162,44 @@ class WorkflowDetailView(APIView):
         return Response(WorkflowSerializer(workflow).data)
 
 
-@extend_schema(tags=["workflows"])
-class WorkflowPauseView(APIView):
-    @extend_schema(request=None, responses={200: WorkflowSerializer, 409: OpenApiResponse(description="Terminated")})
+class _WorkflowActionView(APIView):
+    """POST to a workflow's action: one service call on the caller's own workflow, the Workflow back."""
+
+    service: Callable[..., Workflow]
+
     def post(self, request: AuthenticatedRequest, workflow_id) -> Response:
         workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
-        workflow = services.workflow_pause(workflow=workflow, context=RequestContext.from_request(request))
+        workflow = type(self).service(workflow=workflow, context=RequestContext.from_request(request))
         return Response(WorkflowSerializer(workflow).data)
 
 
 @extend_schema(tags=["workflows"])
-class WorkflowResumeView(APIView):
-    @extend_schema(request=None, responses={200: WorkflowSerializer, 409: OpenApiResponse(description="Terminated")})
-    def post(self, request: AuthenticatedRequest, workflow_id) -> Response:
-        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
-        workflow = services.workflow_resume(workflow=workflow, context=RequestContext.from_request(request))
-        return Response(WorkflowSerializer(workflow).data)
+@extend_schema_view(
+    post=extend_schema(
+        request=None, responses={200: WorkflowSerializer, 409: OpenApiResponse(description="Terminated")}
+    )
+)
+class WorkflowPauseView(_WorkflowActionView):
+    service = services.workflow_pause
 
 
 @extend_schema(tags=["workflows"])
-class WorkflowPingKeyView(APIView):
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
+        request=None, responses={200: WorkflowSerializer, 409: OpenApiResponse(description="Terminated")}
+    )
+)
+class WorkflowResumeView(_WorkflowActionView):
+    service = services.workflow_resume
+
+
+@extend_schema(tags=["workflows"])
+@extend_schema_view(
+    post=extend_schema(
         operation_id="workflow_ping_key_rotate",
         request=None,
         responses={200: WorkflowSerializer, 409: OpenApiResponse(description="Not a ping workflow, or terminated")},
     )
-    def post(self, request: AuthenticatedRequest, workflow_id) -> Response:
-        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
-        workflow = services.workflow_rotate_ping_key(workflow=workflow, context=RequestContext.from_request(request))
-        return Response(WorkflowSerializer(workflow).data)
+)
+class WorkflowPingKeyView(_WorkflowActionView):
+    service = services.workflow_rotate_ping_key

@@ -196,3 +196,18 @@ def test_a_grace_out_of_range_is_a_400_naming_it(auth_api, grace):
 
     assert response.status_code == 400
     assert "payload.ping.grace" in response.json()["error"]["fields"]
+
+
+def test_a_slot_waiting_for_its_ping_does_not_hold_back_the_next(auth_api, client, django_capture_on_commit_callbacks):
+    workflow = ping_workflow(auth_api, grace=120, interval=1)
+    first = timezone.now()
+    tick(first, django_capture_on_commit_callbacks)
+    tick(first + timedelta(seconds=61), django_capture_on_commit_callbacks)
+
+    waiting = Job.objects.filter(workflow_id=workflow["id"], status=JobStatus.RUNNING, worker=PING_WORKER)
+
+    assert waiting.count() == 2
+    # A ping settles the earliest slot whose window holds it.
+    client.get(path(workflow["ping_url"]))
+    assert list(waiting.order_by("scheduled_at").values_list("status", flat=True)) == ["RUNNING"]
+    assert Job.objects.filter(workflow_id=workflow["id"], status=JobStatus.COMPLETED).count() == 1
