@@ -108,7 +108,5 @@ class WorkflowWithJobsAdmin(WorkflowAdmin):
 
     @admin.action(description="Terminate the selected workflows")
     def terminate(self, request, queryset):
-        context = RequestContext.from_request(request)
-        for workflow in queryset.filter(terminated_at__isnull=True):
-            services.workflow_stop(workflow=workflow, context=context)
+        self._each(request, queryset.filter(terminated_at__isnull=True), services.workflow_stop)
         self.message_user(request, "Terminated.")

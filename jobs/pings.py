@@ -22,7 +22,7 @@ from jobs import services
 from jobs.logs import LogWriter
 from jobs.models import PING_WORKER, Job, JobStatus, JobTrigger, Ping, PingKind
 from jobs.outcome import Outcome
-from workflows.models import Workflow
+from workflows.models import Workflow, ping_grace
 from workflows.pings import KEY_SHAPE, key_digest, key_matches
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class PingAnswer:
 
 
 def grace_of(workflow: Workflow) -> timedelta:
-    return timedelta(seconds=workflow.payload["ping"].get("grace", 300))
+    return timedelta(seconds=ping_grace(workflow.payload))
 
 
 def ping_receive(*, key: str, call: PingCall, now: datetime | None = None) -> PingAnswer:
@@ -68,8 +68,11 @@ def ping_receive(*, key: str, call: PingCall, now: datetime | None = None) -> Pi
         )
         if workflow is None or not workflow.is_ping or not key_matches(workflow, key):
             return PingAnswer(404)
+        # A paused workflow records the ping and settles nothing.
+        job = None if workflow.is_paused else _slot_job(workflow, now)
         ping = Ping.objects.create(
             workflow=workflow,
+            job=job,
             kind=call.kind,
             exit_status=call.exit_status,
             received_at=now,
@@ -77,12 +80,8 @@ def ping_receive(*, key: str, call: PingCall, now: datetime | None = None) -> Pi
             user_agent=call.user_agent[:512],
             body=call.body[:MAX_BODY_BYTES].decode("utf-8", "replace"),
         )
-        if workflow.is_paused:
-            return PingAnswer(200)  # recorded; a paused workflow settles nothing
-        job = _slot_job(workflow, now)
         if job is None:
             return PingAnswer(200)
-        Ping.objects.filter(pk=ping.pk).update(job=job)
         if call.kind == PingKind.START:
             Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(started_at=now, updated_at=now)
             return PingAnswer(200)

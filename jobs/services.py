@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -35,6 +35,8 @@ from workflows.models import (
     TerminationReason,
     Workflow,
     WorkflowKind,
+    is_ping,
+    ping_grace,
 )
 from workflows.services import workflow_delete, workflow_record_job_outcome, workflow_terminate
 
@@ -45,11 +47,7 @@ HEARTBEAT_BATCH = 500
 
 
 def is_bare_heartbeat(kind: str, payload: dict) -> bool:
-    return kind == WorkflowKind.HEARTBEAT and not payload.get("endpoint") and "ping" not in payload
-
-
-def is_ping(kind: str, payload: dict) -> bool:
-    return kind == WorkflowKind.HEARTBEAT and "ping" in payload
+    return kind == WorkflowKind.HEARTBEAT and not payload.get("endpoint") and not is_ping(kind, payload)
 
 
 def _job_payload(job: Job, **extra) -> dict:
@@ -100,7 +98,7 @@ def job_dispatch(*, job_ids: list) -> int:
     by_grace: dict[int, list] = {}
     for pk, kind, payload in jobs:
         if is_ping(kind, payload):
-            by_grace.setdefault(payload["ping"].get("grace", 300), []).append(pk)
+            by_grace.setdefault(ping_grace(payload), []).append(pk)
     for grace, ids in by_grace.items():
         Job.objects.filter(pk__in=ids, status=JobStatus.PENDING).update(
             status=JobStatus.RUNNING,
@@ -345,41 +343,72 @@ def _start_dependents(finished: list[Job]) -> None:
     )
     if not dependents:
         return
-    active = set(
-        Job.objects.filter(workflow_id__in=[w.pk for w in dependents], status__in=UNFINISHED)
-        .values_list("workflow_id", flat=True)
-        .distinct()
-    )
-    rows, to_replace = [], []
+    busy = workflows_busy([w.pk for w in dependents])
+    rows: list[tuple] = []
+    to_replace: list = []
     for job in finished:
         for workflow in dependents:
             if workflow.upstream_id != job.workflow_id:
                 continue
             if workflow.upstream_on not in (job.status, DependencyOutcome.FINISHED):
                 continue
-            busy = workflow.pk in active
-            if busy and workflow.concurrency_policy == ConcurrencyPolicy.FORBID:
+            if not run_admitted(workflow, busy, to_replace):
                 logger.info("workflow %s: not started by job %s, a run is still active", workflow.pk, job.pk)
                 continue
-            if busy and workflow.concurrency_policy == ConcurrencyPolicy.REPLACE:
-                to_replace.append(workflow.pk)
             rows.append((uuid.uuid4(), workflow.pk, workflow.user_id, job.completed_at, job.pk))
-    for replaced in Job.objects.select_related("workflow", "user").filter(
-        workflow_id__in=to_replace, status__in=UNFINISHED
-    ):
-        with contextlib.suppress(ServiceError):  # it may have finished on its own meanwhile
-            job_cancel(job=replaced, canceled_by="system:replaced")
-    created = _insert_dependency_jobs(rows)
+    jobs_replace(to_replace)
+    created = jobs_insert_pending(rows, trigger=JobTrigger.DEPENDENCY)
     if created:
         transaction.on_commit(lambda: job_dispatch(job_ids=created), robust=True)
 
 
-def _insert_dependency_jobs(rows: list[tuple]) -> list:
-    """Insert PENDING dependency jobs; returns the ids of those that were new."""
+# -- starting runs: what the tick and dependencies share ---------------------------------------
+
+
+def workflows_busy(workflow_ids: list) -> set:
+    """Which of these workflows have a run in progress (a slot waiting for its ping is not one:
+    the next slot waits beside it)."""
+    return set(
+        Job.objects.filter(workflow_id__in=workflow_ids, status__in=UNFINISHED)
+        .exclude(worker=PING_WORKER)
+        .values_list("workflow_id", flat=True)
+        .distinct()
+    )
+
+
+def run_admitted(workflow: Workflow, busy: set, to_replace: list) -> bool:
+    """The workflow's concurrency policy on a new run: FORBID refuses it while one is in progress,
+    REPLACE notes that one for jobs_replace, ALLOW starts it beside. An admitted run is in progress."""
+    if workflow.pk in busy:
+        if workflow.concurrency_policy == ConcurrencyPolicy.FORBID:
+            return False
+        if workflow.concurrency_policy == ConcurrencyPolicy.REPLACE:
+            to_replace.append(workflow.pk)
+    busy.add(workflow.pk)
+    return True
+
+
+def jobs_replace(workflow_ids: list) -> None:
+    """Cancel the runs in progress that REPLACE admissions displace."""
+    if not workflow_ids:
+        return
+    for job in Job.objects.select_related("workflow", "user").filter(
+        workflow_id__in=workflow_ids, status__in=UNFINISHED
+    ):
+        with contextlib.suppress(ServiceError):  # it may have finished on its own meanwhile
+            job_cancel(job=job, canceled_by="system:replaced")
+
+
+# Rows go in as arrays through unnest(): one statement with a few parameters, where Django's bulk
+# methods would compile thousands of them (most of a tick's time at 10,000 due workflows).
+def jobs_insert_pending(rows: list[tuple], *, trigger: str, now: datetime | None = None) -> list:
+    """Insert PENDING jobs from (id, workflow_id, user_id, scheduled_at, upstream_job_id or None)
+    rows; a row that a unique key already covers (a slot's job, an upstream job's dependent) is
+    skipped. Returns the ids inserted."""
     if not rows:
         return []
     ids, workflow_ids, user_ids, slots, upstream_ids = (list(column) for column in zip(*rows, strict=True))
-    now = timezone.now()
+    now = now or timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -392,7 +421,7 @@ def _insert_dependency_jobs(rows: list[tuple]) -> list:
             ON CONFLICT DO NOTHING
             RETURNING id
             """,
-            [JobStatus.PENDING, JobTrigger.DEPENDENCY, now, now, ids, workflow_ids, user_ids, slots, upstream_ids],
+            [JobStatus.PENDING, trigger, now, now, ids, workflow_ids, user_ids, slots, upstream_ids],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -448,7 +477,7 @@ def heartbeats_complete(*, job_ids: list) -> int:
         for job in jobs:
             data = job_status_data(job)
             events += [(job.pk, "status", data), (job.pk, "end", data)]
-            if job.workflow.next_run_at is None:
+            if job.workflow.next_run_at is None and job.workflow.runs_on_clock:
                 _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
         transaction.on_commit(lambda: publish_events(events), robust=True)
     return len(jobs)

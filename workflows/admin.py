@@ -94,27 +94,32 @@ class WorkflowAdmin(admin.ModelAdmin):
             except ServiceError as error:
                 self.message_user(request, error.message, messages.ERROR)
 
+    def _each(self, request, workflows, service) -> int:
+        """Apply a workflow service to each, in the operator's name; returns how many."""
+        context = RequestContext.from_request(request)
+        count = 0
+        for workflow in workflows:
+            service(workflow=workflow, context=context)
+            count += 1
+        return count
+
     @admin.action(description="Pause the selected workflows")
     def pause(self, request, queryset):
-        context = RequestContext.from_request(request)
-        for workflow in queryset.filter(terminated_at__isnull=True, paused_at__isnull=True):
-            services.workflow_pause(workflow=workflow, context=context)
+        self._each(
+            request, queryset.filter(terminated_at__isnull=True, paused_at__isnull=True), services.workflow_pause
+        )
         self.message_user(request, "Paused.")
 
     @admin.action(description="Resume the selected workflows")
     def resume(self, request, queryset):
-        context = RequestContext.from_request(request)
-        for workflow in queryset.filter(terminated_at__isnull=True, paused_at__isnull=False):
-            services.workflow_resume(workflow=workflow, context=context)
+        live = queryset.filter(terminated_at__isnull=True, paused_at__isnull=False)
+        self._each(request, live, services.workflow_resume)
         self.message_user(request, "Resumed.")
 
     @admin.action(description="Rebuild the selected CONTAINER workflows")
     def rebuild(self, request, queryset):
-        context = RequestContext.from_request(request)
-        count = 0
-        for workflow in queryset.filter(kind=WorkflowKind.CONTAINER, terminated_at__isnull=True):
-            services.workflow_rebuild(workflow=workflow, context=context)
-            count += 1
+        containers = queryset.filter(kind=WorkflowKind.CONTAINER, terminated_at__isnull=True)
+        count = self._each(request, containers, services.workflow_rebuild)
         self.message_user(request, f"Queued {count} build(s).")
 
 

@@ -167,6 +167,7 @@ class _WorkflowActionView(APIView):
 
     service: Callable[..., Workflow]
 
+    @extend_schema(request=None, responses={200: WorkflowSerializer, 409: OpenApiResponse(description="Terminated")})
     def post(self, request: AuthenticatedRequest, workflow_id) -> Response:
         workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
         workflow = type(self).service(workflow=workflow, context=RequestContext.from_request(request))
@@ -174,21 +175,11 @@ class _WorkflowActionView(APIView):
 
 
 @extend_schema(tags=["workflows"])
-@extend_schema_view(
-    post=extend_schema(
-        request=None, responses={200: WorkflowSerializer, 409: OpenApiResponse(description="Terminated")}
-    )
-)
 class WorkflowPauseView(_WorkflowActionView):
     service = services.workflow_pause
 
 
 @extend_schema(tags=["workflows"])
-@extend_schema_view(
-    post=extend_schema(
-        request=None, responses={200: WorkflowSerializer, 409: OpenApiResponse(description="Terminated")}
-    )
-)
 class WorkflowResumeView(_WorkflowActionView):
     service = services.workflow_resume
 

@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
+from workflows.schedule import runs_on_clock
+
 MAX_INTERVAL_MINUTES = 10080  # one week
 
 
@@ -146,16 +148,28 @@ class Workflow(models.Model):
 
     @property
     def is_ping(self) -> bool:
-        return self.kind == WorkflowKind.HEARTBEAT and "ping" in (self.payload or {})
+        return is_ping(self.kind, self.payload or {})
 
     @property
     def runs_on_clock(self) -> bool:
-        """False for a dependency: it has no slots of its own, so no next run is no end."""
-        return not (self.schedule and "after" in self.schedule)
+        return runs_on_clock(self.schedule)
 
     @property
     def image_repository(self) -> str:
         return image_repository(self.id)
+
+
+def is_ping(kind: str, payload: dict) -> bool:
+    """A HEARTBEAT that waits for its own job's pings instead of calling out (jobs.pings)."""
+    return kind == WorkflowKind.HEARTBEAT and "ping" in payload
+
+
+DEFAULT_PING_GRACE = 300  # seconds either side of a slot
+
+
+def ping_grace(payload: dict) -> int:
+    """A ping workflow's grace in seconds (stored payloads keep only what the user gave)."""
+    return payload["ping"].get("grace", DEFAULT_PING_GRACE)
 
 
 def image_repository(workflow_id) -> str:

@@ -20,7 +20,7 @@ from chronoverse.serializers import (
     StrictSerializer,
     StringMapField,
 )
-from workflows.models import WorkflowKind
+from workflows.models import DEFAULT_PING_GRACE, WorkflowKind
 
 HTTP_URL = URLValidator(schemes=["http", "https"], message="Must be an http:// or https:// URL.")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -83,7 +83,9 @@ class _KindPayload(StrictSerializer):
 
 
 class PingSettings(StrictSerializer):
-    grace = StrictIntegerField(min_value=1, max_value=86400, default=300, help_text="Seconds either side of a slot.")
+    grace = StrictIntegerField(
+        min_value=1, max_value=86400, default=DEFAULT_PING_GRACE, help_text="Seconds either side of a slot."
+    )
 
 
 class HeartbeatPayload(_KindPayload):

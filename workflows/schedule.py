@@ -80,6 +80,12 @@ def parse_rrule(text: str, anchor: datetime) -> rrule:
     return rule
 
 
+def runs_on_clock(schedule: dict | None) -> bool:
+    """False for a dependency (`{"after": ...}`): its runs come from another workflow's jobs, so it
+    has no slots of its own, and no next run is no end."""
+    return not (schedule and "after" in schedule)
+
+
 @dataclass(frozen=True)
 class Plan:
     """The timing fields of a workflow, enough to compute its runs."""
@@ -93,8 +99,7 @@ class Plan:
 
     @property
     def runs_on_clock(self) -> bool:
-        """False for a dependency (`{"after": ...}`): its runs come from another workflow's jobs."""
-        return not (self.schedule and "after" in self.schedule)
+        return runs_on_clock(self.schedule)
 
     def _within_end(self, when: datetime | None) -> datetime | None:
         if when is None or (self.end_at is not None and when > self.end_at):

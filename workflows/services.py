@@ -110,22 +110,21 @@ def workflow_create(
     try:
         with transaction.atomic():
             _check_workflow_quota(user)
-            workflow = Workflow.objects.create(
+            workflow = Workflow(
                 user=user, created_at=now, **fields, **_dependency(user, fields["schedule"], workflow_id=None)
             )
+            # Everything known before the row exists goes in with it, in one INSERT.
+            workflow.ping_key_digest = ping_digest(workflow)
+            if workflow.kind != WorkflowKind.CONTAINER:
+                workflow.build_status = BuildStatus.COMPLETED
+                workflow.next_run_at = workflow_plan(workflow).first_run(now)
+            workflow.save(force_insert=True)
             if idempotency_key is not None:
                 IdempotencyKey.objects.create(
                     user=user, key=idempotency_key, request_hash=request_hash, workflow=workflow
                 )
-            if workflow.is_ping:
-                workflow.ping_key_digest = ping_digest(workflow)
-                workflow.save(update_fields=["ping_key_digest", "updated_at"])
             if workflow.kind == WorkflowKind.CONTAINER:
                 _queue_build(workflow)
-            else:
-                workflow.build_status = BuildStatus.COMPLETED
-                workflow.next_run_at = workflow_plan(workflow).first_run(now)
-                workflow.save(update_fields=["build_status", "next_run_at", "updated_at"])
             _audit(workflow, "created", context, name=workflow.name, kind=workflow.kind)
             workflow_notify(
                 workflow,
