@@ -78,4 +78,4 @@ schema: venv
 
 # Speed of the hot paths on this machine (its own database; prints figures, asserts nothing timed).
 bench: provision venv
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py $(ONLY)
