@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -84,6 +85,7 @@ def workflow_detail_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -
             "dependents": dependents,
             "ping_url": ping_url(workflow),
             "pings": recent_pings,
+            "pings_api_url": f"{reverse('workflow-pings', args=[workflow.id])}?limit={RECENT_JOBS}",
         },
     )
 
