@@ -14,12 +14,12 @@ per batch rather than per ping. A batch of one is the plain case.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -74,9 +74,9 @@ def ping_receive(call: PingCall, *, now: datetime | None = None) -> PingAnswer:
 
 
 def pings_receive(calls: Sequence[PingCall], *, now: datetime | None = None) -> list[PingAnswer]:
-    """Record pings and settle the slots they belong to, in the order given, in one transaction.
-    An unknown key (or a terminated workflow's) is a 404, a key past its rate a 429; a key's shape
-    is checked before any query."""
+    """Record pings and settle the slots they belong to, in the order given: in one transaction
+    when a slot is settled, else in one INSERT. An unknown key (or a terminated workflow's) is a
+    404, a key past its rate a 429; a key's shape is checked before any query."""
     answers: list[PingAnswer | None] = [None] * len(calls)
     digests: dict[int, str] = {}
     for index, call in enumerate(calls):
@@ -89,9 +89,7 @@ def pings_receive(calls: Sequence[PingCall], *, now: datetime | None = None) -> 
             answers[index] = PingAnswer(429, decision.retry_after)
     admitted = [index for index in digests if answers[index] is None]
     if admitted:
-        now = now or timezone.now()
-        with transaction.atomic():
-            _record(calls, admitted, digests, answers, now)
+        _record(calls, admitted, digests, answers, now or timezone.now())
     return [answer or PingAnswer(200) for answer in answers]
 
 
@@ -117,69 +115,104 @@ def _record(
             answers[index] = PingAnswer(404)
         else:
             accepted.append((index, workflow))
-    rows: list[Ping] = []
-    # Rounds: each settles at most one slot per workflow, so that a workflow's next ping in the
-    # batch finds the slot that follows (as one after the other would). One round, but for bursts.
-    queue = accepted
     # A paused workflow records the ping and settles nothing.
-    slots = _slot_jobs({workflow.pk: workflow for _, workflow in queue if not workflow.is_paused}.values(), now)
-    while queue:
-        later: list[tuple[int, Workflow]] = []
-        settled: dict[UUID, Workflow] = {}
-        successes: list[tuple[Job, int | None]] = []
-        for index, workflow in queue:
-            if workflow.pk in settled:
-                later.append((index, workflow))
-                continue
-            call = calls[index]
-            job = slots.get(workflow.pk)
-            rows.append(
-                Ping(
-                    workflow=workflow,
-                    job=job,
-                    kind=call.kind,
-                    exit_status=call.exit_status,
-                    received_at=now,
-                    remote_addr=call.remote_addr[:64],
-                    user_agent=call.user_agent[:512],
-                    body=call.body[:MAX_BODY_BYTES].decode("utf-8", "replace"),
-                )
-            )
-            if job is None:
-                continue
-            if call.kind == PingKind.START:
-                Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(started_at=now, updated_at=now)
-                job.started_at = now
-                continue
-            if rows[-1].body:
-                # Written on this transaction's connection (no flusher thread): the job may be new in it.
-                log = LogWriter(job.pk)
-                log.feed("stdout", rows[-1].body)
-                log.close()
-            settled[workflow.pk] = workflow
-            if call.kind == PingKind.FAIL:
-                services.job_finish(job=job, outcome=_outcome(call), worker=PING_WORKER)
-            else:
-                successes.append((job, call.exit_status))
-        if successes:
-            services.held_jobs_complete(jobs=successes, worker=PING_WORKER)
-        queue = later
-        if queue:
-            slots.update(_slot_jobs(settled.values(), now))
-    Ping.objects.bulk_create(rows)
+    by_pk = {workflow.pk: workflow for _, workflow in accepted if not workflow.is_paused}
+    found = _slots_find(by_pk, now)
+    if not found.waiting and not found.coming:
+        # Nothing to settle (the common case of a burst): the pings alone, in one statement.
+        _pings_insert([_ping_row(calls[index], workflow, None, now) for index, workflow in accepted])
+        return
+    rows: list[Ping] = []
+    with transaction.atomic():
+        slots = _slots_claim(found, by_pk, now)
+        # Rounds: each settles at most one slot per workflow, so that a workflow's next ping in the
+        # batch finds the slot that follows (as one after the other would). One round, but for bursts.
+        queue = accepted
+        while queue:
+            later: list[tuple[int, Workflow]] = []
+            settled: dict[UUID, Workflow] = {}
+            successes: list[tuple[Job, int | None]] = []
+            for index, workflow in queue:
+                if workflow.pk in settled:
+                    later.append((index, workflow))
+                    continue
+                call, job = calls[index], slots.get(workflow.pk)
+                rows.append(_ping_row(call, workflow, job, now))
+                if job is None:
+                    continue
+                if call.kind == PingKind.START:
+                    Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(started_at=now, updated_at=now)
+                    job.started_at = now
+                    continue
+                if rows[-1].body:
+                    # Written on this transaction's connection (no flusher thread): the job may be new in it.
+                    log = LogWriter(job.pk)
+                    log.feed("stdout", rows[-1].body)
+                    log.close()
+                settled[workflow.pk] = workflow
+                if call.kind == PingKind.FAIL:
+                    services.job_finish(job=job, outcome=_outcome(call), worker=PING_WORKER)
+                else:
+                    successes.append((job, call.exit_status))
+            if successes:
+                services.held_jobs_complete(jobs=successes, worker=PING_WORKER)
+            queue = later
+            if queue:
+                slots.update(_slots_claim(_slots_find(settled, now), settled, now))
+        Ping.objects.bulk_create(rows)
+
+
+def _pings_insert(rows: list[Ping]) -> None:
+    """The rows in one INSERT of arrays: outside a transaction, one round trip to the database
+    (bulk_create would wrap it in BEGIN and COMMIT, two more on the hottest path)."""
+    if not rows:
+        return
+    columns = {
+        "workflow_id": "uuid",
+        "job_id": "uuid",
+        "kind": "varchar",
+        "exit_status": "int",
+        "received_at": "timestamptz",
+        "remote_addr": "varchar",
+        "user_agent": "varchar",
+        "body": "text",
+    }
+    arrays = ", ".join(f"%s::{kind}[]" for kind in columns.values())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Ping._meta.db_table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})",
+            [[getattr(row, column) for row in rows] for column in columns],
+        )
+
+
+def _ping_row(call: PingCall, workflow: Workflow, job: Job | None, now: datetime) -> Ping:
+    return Ping(
+        workflow=workflow,
+        job=job,
+        kind=call.kind,
+        exit_status=call.exit_status,
+        received_at=now,
+        remote_addr=call.remote_addr[:64],
+        user_agent=call.user_agent[:512],
+        body=call.body[:MAX_BODY_BYTES].decode("utf-8", "replace"),
+    )
 
 
 def _outcome(call: PingCall) -> Outcome:
     return Outcome(False, "The job reported a failure (ping /fail)", call.exit_status)
 
 
-def _slot_jobs(workflows: Iterable[Workflow], now: datetime) -> dict[UUID, Job | None]:
-    """For each workflow, the waiting job whose window (S - grace .. S + grace) holds `now`; or,
-    for the coming or just due slot the tick has not reached yet, that slot's job, created here.
-    None outside any window. Two queries for the whole batch; a write only for a slot that changes."""
-    by_pk: dict[UUID, Workflow] = {workflow.pk: workflow for workflow in workflows}
+@dataclass(frozen=True)
+class _Slots:
+    waiting: dict[UUID, Job]  # per workflow, its job waiting for a ping whose window holds now
+    coming: dict[UUID, datetime]  # per workflow, the slot whose window holds now, with no job yet
+
+
+def _slots_find(by_pk: dict[UUID, Workflow], now: datetime) -> _Slots:
+    """Which of the workflows' slots a ping now would settle, read without a write or a lock (the
+    claim that follows is conditional). Two queries for the whole batch, at most."""
     if not by_pk:
-        return {}
+        return _Slots({}, {})
     widest = max(grace_of(workflow) for workflow in by_pk.values())
     waiting: dict[UUID, Job] = {}
     for job in (
@@ -191,23 +224,10 @@ def _slot_jobs(workflows: Iterable[Workflow], now: datetime) -> dict[UUID, Job |
         grace = grace_of(by_pk[job.workflow_id])
         if job.workflow_id not in waiting and now - grace <= job.scheduled_at <= now + grace:
             waiting[job.workflow_id] = job
-    found: dict[UUID, Job | None] = {}
-    for pk, job in waiting.items():
-        if job.status == JobStatus.PENDING:
-            # The tick created it a moment ago and its dispatch has not run yet: it waits from now on.
-            Job.objects.filter(pk=job.pk, status=JobStatus.PENDING).update(
-                status=JobStatus.RUNNING,
-                worker=PING_WORKER,
-                lease_expires_at=job.scheduled_at + grace_of(by_pk[pk]),
-                updated_at=now,
-            )
-            job.refresh_from_db()
-        if job.status == JobStatus.RUNNING:
-            found[pk] = job
     coming = {
         pk: workflow.next_run_at
         for pk, workflow in by_pk.items()
-        if pk not in found
+        if pk not in waiting
         and workflow.next_run_at is not None
         and workflow.next_run_at - grace_of(workflow) <= now <= workflow.next_run_at + grace_of(workflow)
     }
@@ -217,8 +237,27 @@ def _slot_jobs(workflows: Iterable[Workflow], now: datetime) -> dict[UUID, Job |
             workflow_id__in=coming, scheduled_at__in=set(coming.values()), trigger=JobTrigger.AUTOMATIC
         ).values_list("workflow_id", "scheduled_at")
     )
-    found.update(_slot_jobs_create({pk: slot for pk, slot in coming.items() if (pk, slot) not in taken}, by_pk))
-    return found
+    return _Slots(waiting, {pk: slot for pk, slot in coming.items() if (pk, slot) not in taken})
+
+
+def _slots_claim(found: _Slots, by_pk: dict[UUID, Workflow], now: datetime) -> dict[UUID, Job | None]:
+    """The job each found slot's ping settles: a waiting one (a PENDING one the tick created a
+    moment ago starts waiting now), or the coming slot's, created here. None for a slot taken
+    meanwhile."""
+    claimed: dict[UUID, Job | None] = {}
+    for pk, job in found.waiting.items():
+        if job.status == JobStatus.PENDING:
+            # Its dispatch has not run yet: it waits from now on.
+            Job.objects.filter(pk=job.pk, status=JobStatus.PENDING).update(
+                status=JobStatus.RUNNING,
+                worker=PING_WORKER,
+                lease_expires_at=job.scheduled_at + grace_of(by_pk[pk]),
+                updated_at=now,
+            )
+            job.refresh_from_db()
+        claimed[pk] = job if job.status == JobStatus.RUNNING else None
+    claimed.update(_slot_jobs_create(found.coming, by_pk))
+    return claimed
 
 
 def _slot_jobs_create(slots: dict[UUID, datetime], by_pk: dict[UUID, Workflow]) -> dict[UUID, Job | None]:
