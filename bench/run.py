@@ -18,6 +18,7 @@ NAMES = [
     "scheduler_tick",
     "heartbeat_throughput",
     "log_ingestion",
+    "api_at_depth",
     "web_tier",
     "ping_endpoint",
     "container_overhead",
