@@ -162,3 +162,22 @@ def bench_user(email: str = "bench@example.com"):
     from accounts.models import User
 
     return User.objects.create_user(email=email, password="bench-password")
+
+
+def celery(*arguments: str) -> subprocess.Popen:
+    """A Celery process as supervisord.conf starts it (`worker ...`, `beat ...`), on this run's
+    database and Redis."""
+    command = [str(Path(sys.executable).parent / "celery"), "-A", "chronoverse", *arguments, "--loglevel=WARNING"]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "chronoverse.settings"}
+    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def ended(*processes: subprocess.Popen) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

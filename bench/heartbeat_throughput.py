@@ -5,26 +5,12 @@ same worker on the same Redis, until every one is consumed and acknowledged."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-from bench.harness import ROOT, Result, bench_user, scaled
+from bench.harness import Result, bench_user, celery, ended, scaled
 
 NAME = "heartbeat_throughput"
-
-
-def _worker() -> subprocess.Popen:
-    """The worker as supervisord.conf starts it, on this run's database and Redis."""
-    celery = str(Path(sys.executable).parent / "celery")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "chronoverse.settings"}
-    command = [celery, "-A", "chronoverse", "worker", "--pool=threads", "--concurrency=8", "--queues=celery"]
-    return subprocess.Popen(
-        [*command, "--loglevel=WARNING"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
 
 
 def _wait(done, deadline: float) -> None:
@@ -61,7 +47,7 @@ def run() -> list[Result]:
         ),
         batch_size=5000,
     )
-    worker = _worker()
+    worker = celery("worker", "--pool=threads", "--concurrency=8", "--queues=celery")
     try:
         app.control.ping(timeout=10)  # the worker is up
         started = time.perf_counter()
@@ -79,8 +65,7 @@ def run() -> list[Result]:
         _wait(lambda: redis.llen("celery") == 0 and redis.hlen("unacked") == 0, time.monotonic() + 600)
         anchor = count / (time.perf_counter() - started)
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        ended(worker)
     return [
         Result(
             NAME,

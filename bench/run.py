@@ -17,8 +17,10 @@ from pathlib import Path
 NAMES = [
     "scheduler_tick",
     "heartbeat_throughput",
+    "dispatch_lag",
     "log_ingestion",
     "api_at_depth",
+    "notification_latency",
     "web_tier",
     "ping_endpoint",
     "container_overhead",
