@@ -200,13 +200,16 @@ def clean_recurrence(schedule: dict) -> dict:
     """A recurrence object, every bad part named (`schedule.by_day.2`, as DRF names list items).
 
     Stored normalized, which changes no run: `frequency` in lower case, `by_day` in upper case (both
-    are read in any case), each list in order without repeats; `interval` only when given.
+    are read in any case) and week order, the other lists sorted, repeats dropped; `interval` only
+    when given.
     """
     errors: dict[str, list[str]] = {}
     for key in sorted(set(schedule) - RECURRENCE_KEYS):
         errors[f"schedule.{key}"] = [f"Unknown field; a recurrence object has {', '.join(sorted(RECURRENCE_KEYS))}."]
     frequency = schedule.get("frequency")
-    if not isinstance(frequency, str) or frequency.lower() not in FREQUENCIES:
+    if "frequency" not in schedule:
+        errors["schedule.frequency"] = [f"Required in a recurrence object: one of {', '.join(FREQUENCIES)}."]
+    elif not isinstance(frequency, str) or frequency.lower() not in FREQUENCIES:
         errors["schedule.frequency"] = [f"Must be one of {', '.join(FREQUENCIES)}."]
     interval = schedule.get("interval", 1)
     if not _is_integer(interval) or not 1 <= interval <= MAX_RECURRENCE_INTERVAL:
@@ -224,7 +227,7 @@ def clean_recurrence(schedule: dict) -> dict:
                 errors[f"schedule.{key}.{index}"] = [problem]
     if errors:
         _raise(errors)
-    cleaned: dict[str, Any] = {"frequency": frequency.lower()}  # type: ignore[union-attr]  # checked above
+    cleaned: dict[str, Any] = {"frequency": str(frequency).lower()}
     if "interval" in schedule:
         cleaned["interval"] = interval
     for key in RECURRENCE_PARTS:
@@ -240,8 +243,6 @@ def clean_schedule(schedule: Any, zone_name: str, *, now: datetime) -> dict:
     if isinstance(schedule, dict) and "after" in schedule:
         return clean_dependency(schedule)
     if isinstance(schedule, dict) and set(schedule) & RECURRENCE_KEYS and not {"cron", "rrule", "at"} & set(schedule):
-        if "frequency" not in schedule:
-            _raise({"schedule.frequency": ["Required in a recurrence object."]})
         return clean_recurrence(schedule)
     if not isinstance(schedule, dict) or len(schedule) != 1:
         _raise(

@@ -274,6 +274,7 @@ BAD = [
     ({"frequency": ["daily"]}, ["schedule.frequency"]),
     ({"interval": 2}, ["schedule.frequency"]),
     ({"by_day": ["MO"]}, ["schedule.frequency"]),
+    ({"interval": 0, "by_hour": [24]}, ["schedule.by_hour.0", "schedule.frequency", "schedule.interval"]),
     ({"frequency": "daily", "interval": 0}, ["schedule.interval"]),
     ({"frequency": "daily", "interval": 1001}, ["schedule.interval"]),
     ({"frequency": "daily", "interval": "2"}, ["schedule.interval"]),
