@@ -81,7 +81,14 @@ class PayloadFieldExtension(OpenApiSerializerFieldExtension):
     def map_serializer_field(self, auto_schema, direction) -> dict:
         shapes = _refs(auto_schema, direction, SCHEMAS.values())
         if direction == "request":
-            shapes.append({"type": "string", "description": "The same object written as a JSON string."})
+            # Only a string that holds an object is accepted: it starts with `{` and ends with `}`.
+            shapes.append(
+                {
+                    "type": "string",
+                    "pattern": r"^\s*\{[\s\S]*\}\s*$",
+                    "description": "The same object written as a JSON string.",
+                }
+            )
         return {"anyOf": shapes}
 
 
