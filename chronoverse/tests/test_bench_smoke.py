@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -20,11 +21,13 @@ FIELDS = {"benchmark", "metric", "unit", "ours", "anchor", "ratio", "goal", "goa
 
 def test_every_benchmark_runs_at_a_tiny_scale_and_reports(tmp_path):
     db = settings.DATABASES["default"]
+    redis = urlsplit(settings.REDIS_URL)
     env = {
         **os.environ,
-        # Apart from the tests' database and Redis, and from `make run` and `make bench`.
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/chronoverse_bench_smoke",
-        "REDIS_URL": "redis://127.0.0.1:6380/5",
+        # Apart from this test run's database and Redis database (and so from another checkout's
+        # tests), from `make run` and from `make bench`.
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}_bench_smoke",
+        "REDIS_URL": f"{redis.scheme}://{redis.netloc}/{int(redis.path.strip('/') or 0) + 8}",
     }
     command = [sys.executable, "-m", "bench.run", "--scale", "smoke", "--results", str(tmp_path), "--no-report"]
     run = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
