@@ -85,12 +85,14 @@ def ping_receive(*, key: str, call: PingCall, now: datetime | None = None) -> Pi
         if call.kind == PingKind.START:
             Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(started_at=now, updated_at=now)
             return PingAnswer(200)
+        services.job_finish(job=job, outcome=_outcome(call), worker=PING_WORKER)
         if ping.body:
             # Written on this transaction's connection (no flusher thread): the job may be new in it.
+            # After the finish, which locks the workflow before its rollup rows: storing lines adds
+            # to those rows too, and every transaction takes the two in that order.
             log = LogWriter(job.pk)
             log.feed("stdout", ping.body)
             log.close()
-        services.job_finish(job=job, outcome=_outcome(call), worker=PING_WORKER)
     return PingAnswer(200)
 
 

@@ -26,6 +26,7 @@ from chronoverse.serializers import format_timestamp
 from jobs.logs import publish_events
 from jobs.models import PING_WORKER, UNFINISHED, Job, JobLog, JobStatus, JobTrigger
 from jobs.outcome import Outcome, UserAtCapacity
+from jobs.rollups import rollups_add_finished, rollups_delete_for_workflow
 from notifications.models import Notification, NotificationKind
 from notifications.services import notification_copy_many, notification_create, notification_publish_many
 from workflows.models import (
@@ -245,6 +246,8 @@ def job_finish(*, job: Job, outcome: Outcome, from_status: str = JobStatus.RUNNI
         _announce(job)
         _start_dependents([job])
         _after_outcome(job, succeeded=outcome.succeeded)
+        # Last: the user's rollup rows stay locked only until the commit.
+        rollups_add_finished([job.pk])
     return True
 
 
@@ -318,6 +321,7 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
         )
         _announce(job)
         _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
+        rollups_add_finished([job.pk])
     return JobStatus.FAILED
 
 
@@ -480,6 +484,7 @@ def heartbeats_complete(*, job_ids: list) -> int:
             if job.workflow.next_run_at is None and job.workflow.runs_on_clock:
                 _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
         transaction.on_commit(lambda: publish_events(events), robust=True)
+        rollups_add_finished([job.pk for job in jobs])
     return len(jobs)
 
 
@@ -528,6 +533,7 @@ def job_cancel(
             job = Job.objects.select_related("workflow", "user").get(pk=job.pk)
             _announce_canceled(job)
             _audit_cancel(job, user, context, was)
+            rollups_add_finished([job.pk])
             return job
     if wait:
         _wait_until_finished(job.pk, timeout=settings.CONTAINER_STOP_GRACE_SECONDS + 15)
@@ -578,6 +584,7 @@ def job_cancel_complete(*, job: Job, from_status: str = JobStatus.RUNNING, worke
         ):
             return False
         _announce_canceled(Job.objects.select_related("workflow", "user").get(pk=job.pk))
+        rollups_add_finished([job.pk])
     return True
 
 
@@ -619,6 +626,8 @@ def workflow_remove(*, workflow: Workflow, context: RequestContext = SYSTEM) -> 
         # A workflow running every minute has half a million jobs after a year: they go in two
         # set-based statements, never through Django's collector, which would load each one.
         jobs_delete_for_workflow(workflow_id=workflow.pk)
+        # Its jobs stay counted in its user's rollups (analytics keep the history); its own rows go.
+        rollups_delete_for_workflow(user_id=workflow.user_id, workflow_id=workflow.pk)
         workflow_delete(workflow=workflow, context=context)
 
 

@@ -1,0 +1,167 @@
+"""Rollups: the counters analytics read instead of the jobs table (docs/analytics.md).
+
+A job that finishes (COMPLETED, FAILED, CANCELED) is added, in the transaction that finished it, to
+four JobRollup rows (its workflow and all of its user's workflows, for its UTC hour and for all
+time) and its duration to the all-time histogram (JobDurationCount); stored log lines are added to
+the all-time rows as they are written. Every caller adds a job once: right after the conditional
+update that moved it to its final status returned it.
+
+Each addition is one statement (the rows aggregated in SQL, then upserted in key order, so that
+transactions adding to the same rows lock them in the same order) and comes last in its
+transaction, so a user's hot rows are held only until the commit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+
+from django.db import connection
+
+from jobs.models import FINISHED, Job, JobDurationCount, JobLog, JobRollup
+
+# Durations go into buckets 5% wide from 1 ms up: bucket 0 holds [0, 1 ms), bucket b >= 1 holds
+# [1 ms * 1.05^(b-1), 1 ms * 1.05^b); the last one everything from about 3.9 days up.
+BUCKET_BASE_SECONDS = 0.001
+BUCKET_GROWTH = 1.05
+LAST_BUCKET = 400
+
+# The SQL form of duration_bucket (the one the rollups use); a test holds the two together.
+_BUCKET_SQL = (
+    f"CASE WHEN duration < {BUCKET_BASE_SECONDS} THEN 0 "
+    f"ELSE LEAST({LAST_BUCKET}, 1 + floor(ln(duration / {BUCKET_BASE_SECONDS}) / ln({BUCKET_GROWTH}))::int) END"
+)
+
+_FINISHED_SQL = ", ".join(f"'{status}'" for status in FINISHED)
+
+# `{source}` yields (user_id, workflow_id, completed_at, status, duration, log_lines) rows: finished
+# jobs (log_lines 0), or stored log lines (completed_at, status and duration null).
+_ADD_SQL = f"""
+WITH src (user_id, workflow_id, completed_at, status, duration, log_lines) AS ({{source}}),
+per_job AS (
+    SELECT user_id, workflow_id,
+        date_trunc('hour', completed_at, 'UTC') AS period,
+        CASE WHEN status = 'COMPLETED' THEN 1 ELSE 0 END AS completed,
+        CASE WHEN status = 'FAILED' THEN 1 ELSE 0 END AS failed,
+        CASE WHEN status = 'CANCELED' THEN 1 ELSE 0 END AS canceled,
+        CASE WHEN status IN ('COMPLETED', 'FAILED') AND duration IS NOT NULL THEN 1 ELSE 0 END AS timed,
+        CASE WHEN status IN ('COMPLETED', 'FAILED') THEN coalesce(duration, 0) ELSE 0 END AS duration,
+        log_lines
+    FROM src
+),
+sums AS (
+    SELECT user_id, workflow_id, period, sum(completed) AS completed, sum(failed) AS failed,
+        sum(canceled) AS canceled, sum(timed) AS timed, sum(duration) AS duration, sum(log_lines) AS log_lines
+    FROM per_job WHERE period IS NOT NULL
+    GROUP BY GROUPING SETS ((user_id, workflow_id, period), (user_id, period))
+    UNION ALL
+    SELECT user_id, workflow_id, NULL, sum(completed), sum(failed), sum(canceled), sum(timed), sum(duration),
+        sum(log_lines)
+    FROM per_job
+    GROUP BY GROUPING SETS ((user_id, workflow_id), (user_id))
+),
+counted AS (
+    INSERT INTO {JobRollup._meta.db_table} AS r
+        (user_id, workflow_id, period, completed, failed, canceled, duration_count, duration_sum, log_lines)
+    SELECT user_id, workflow_id, period, completed, failed, canceled, timed, duration, log_lines FROM sums
+    ORDER BY user_id, workflow_id NULLS FIRST, period NULLS FIRST
+    ON CONFLICT (user_id, workflow_id, period) DO UPDATE SET
+        completed = r.completed + EXCLUDED.completed,
+        failed = r.failed + EXCLUDED.failed,
+        canceled = r.canceled + EXCLUDED.canceled,
+        duration_count = r.duration_count + EXCLUDED.duration_count,
+        duration_sum = r.duration_sum + EXCLUDED.duration_sum,
+        log_lines = r.log_lines + EXCLUDED.log_lines
+)
+INSERT INTO {JobDurationCount._meta.db_table} AS h (user_id, workflow_id, bucket, count)
+SELECT user_id, workflow_id, bucket, count(*) FROM (
+    SELECT user_id, workflow_id, {_BUCKET_SQL} AS bucket
+    FROM src WHERE status IN ('COMPLETED', 'FAILED') AND duration IS NOT NULL
+) AS timed
+GROUP BY GROUPING SETS ((user_id, workflow_id, bucket), (user_id, bucket))
+ORDER BY user_id, workflow_id NULLS FIRST, bucket
+ON CONFLICT (user_id, workflow_id, bucket) DO UPDATE SET count = h.count + EXCLUDED.count
+"""
+
+_JOBS = Job._meta.db_table
+
+
+def duration_bucket(seconds: float) -> int:
+    """The histogram bucket of a duration (as the SQL above computes it)."""
+    if seconds < BUCKET_BASE_SECONDS:
+        return 0
+    return min(LAST_BUCKET, 1 + math.floor(math.log(seconds / BUCKET_BASE_SECONDS) / math.log(BUCKET_GROWTH)))
+
+
+def bucket_value(bucket: int) -> float:
+    """The duration a bucket stands for: 0 for the first, else the geometric middle of its bounds
+    (within 2.5% of any duration in it; the last bucket is open-ended)."""
+    if bucket <= 0:
+        return 0.0
+    return BUCKET_BASE_SECONDS * BUCKET_GROWTH ** (bucket - 0.5)
+
+
+def percentile_from_histogram(counts: Sequence[tuple[int, int]], fraction: float) -> float | None:
+    """The nearest-rank percentile of (bucket, count) pairs in bucket order; None when empty."""
+    total = sum(count for _, count in counts)
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(fraction * total))
+    seen = 0
+    for bucket, count in counts:
+        seen += count
+        if seen >= rank:
+            return bucket_value(bucket)
+    return bucket_value(counts[-1][0])
+
+
+def _add(source: str, params: Sequence) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_ADD_SQL.format(source=source), params)
+
+
+def rollups_add_finished(job_ids: Collection) -> None:
+    """Add jobs that just reached their final status in this transaction (each exactly once)."""
+    if not job_ids:
+        return
+    _add(
+        f"SELECT user_id, workflow_id, completed_at, status, duration_seconds, 0::bigint FROM {_JOBS} "
+        f"WHERE id = ANY(%s::uuid[]) AND status IN ({_FINISHED_SQL})",
+        [list(job_ids)],
+    )
+
+
+def rollups_add_log_lines(job_id, lines: int) -> None:
+    """Add `lines` log lines just stored for a job (in the transaction that stored them)."""
+    if lines <= 0:
+        return
+    _add(
+        "SELECT user_id, workflow_id, NULL::timestamptz, NULL::varchar, NULL::float8, %s::bigint "
+        f"FROM {_JOBS} WHERE id = %s",
+        [lines, job_id],
+    )
+
+
+def rollups_add_history(*, user_ids: Collection) -> None:
+    """Add every finished job and stored log line of these users, as if each had been added as it
+    happened: for histories written in bulk (seed_demo) into users whose rollups hold none of it."""
+    if not user_ids:
+        return
+    ids = [list(user_ids)]
+    _add(
+        f"SELECT user_id, workflow_id, completed_at, status, duration_seconds, 0::bigint FROM {_JOBS} "
+        f"WHERE user_id = ANY(%s) AND status IN ({_FINISHED_SQL})",
+        ids,
+    )
+    _add(
+        "SELECT j.user_id, j.workflow_id, NULL::timestamptz, NULL::varchar, NULL::float8, count(*) "
+        f"FROM {JobLog._meta.db_table} AS l JOIN {_JOBS} AS j ON j.id = l.job_id WHERE j.user_id = ANY(%s) "
+        "GROUP BY j.user_id, j.workflow_id",
+        ids,
+    )
+
+
+def rollups_delete_for_workflow(*, user_id, workflow_id) -> None:
+    """Forget a deleted workflow's own rows; its jobs stay in its user's totals."""
+    for model in (JobRollup, JobDurationCount):
+        model.objects.filter(user_id=user_id, workflow_id=workflow_id).delete()
