@@ -18,7 +18,7 @@ from collections.abc import Collection, Sequence
 
 from django.db import connection
 
-from jobs.models import FINISHED, Job, JobDurationCount, JobLog, JobRollup
+from jobs.models import FINISHED, Job, JobDurationCount, JobRollup
 
 # Durations go into buckets 5% wide from 1 ms up: bucket 0 holds [0, 1 ms), bucket b >= 1 holds
 # [1 ms * 1.05^(b-1), 1 ms * 1.05^b); the last one everything from about 3.9 days up.
@@ -142,23 +142,11 @@ def rollups_add_log_lines(job_id, lines: int) -> None:
     )
 
 
-def rollups_add_history(*, user_ids: Collection) -> None:
-    """Add every finished job and stored log line of these users, as if each had been added as it
-    happened: for histories written in bulk (seed_demo) into users whose rollups hold none of it."""
-    if not user_ids:
-        return
-    ids = [list(user_ids)]
-    _add(
-        f"SELECT user_id, workflow_id, completed_at, status, duration_seconds, 0::bigint FROM {_JOBS} "
-        f"WHERE user_id = ANY(%s) AND status IN ({_FINISHED_SQL})",
-        ids,
-    )
-    _add(
-        "SELECT j.user_id, j.workflow_id, NULL::timestamptz, NULL::varchar, NULL::float8, count(*) "
-        f"FROM {JobLog._meta.db_table} AS l JOIN {_JOBS} AS j ON j.id = l.job_id WHERE j.user_id = ANY(%s) "
-        "GROUP BY j.user_id, j.workflow_id",
-        ids,
-    )
+def rollups_add_from(source: str, params: Sequence = ()) -> None:
+    """Add what a query yields as (user_id, workflow_id, completed_at, status, duration, log_lines)
+    rows: finished jobs (log_lines 0), or log lines stored for a user's workflow (completed_at,
+    status and duration null). For histories written in bulk (seed_demo): each job and line once."""
+    _add(source, params)
 
 
 def rollups_delete_for_workflow(*, user_id, workflow_id) -> None:
