@@ -77,5 +77,6 @@ schema: venv
 	$(BIN)/python manage.py spectacular --file docs/openapi.yaml --validate
 
 # Speed of the hot paths on this machine (its own database; prints figures, asserts nothing timed).
+# BENCH_ARGS="--only analytics --analytics-jobs 1000000" picks benches and the analytics scale.
 bench: provision venv
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)

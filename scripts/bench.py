@@ -17,6 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chronoverse.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://chronoverse@127.0.0.1:5433/chronoverse_bench")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6380/3")
+# Requests made in this process (analytics) are counted by the API's rate limit like any other.
+os.environ.setdefault("RATE_LIMIT_API_USER", "10000000/min")
 
 import psycopg
 
@@ -297,17 +299,122 @@ def bench_pings(user: User) -> None:
     report("the same view, no lookup (404)", bare_rate, "req/s", f"(p99 {bare_p99:.1f} ms)")
 
 
+def _latency_ms(call, runs: int) -> tuple[float, float]:
+    """(p95, median) of `runs` calls, in milliseconds."""
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    return timings[max(0, int(len(timings) * 0.95) - 1)], statistics.median(timings)
+
+
+# The same figures as GET /api/v1/analytics, straight from the jobs and log tables (what the
+# rollups save every request from): counts, durations, the exact nearest-rank p95, the log lines.
+PLAIN_AGGREGATE = """
+SELECT count(*),
+    count(*) FILTER (WHERE status = 'COMPLETED'),
+    count(*) FILTER (WHERE status = 'FAILED'),
+    sum(duration_seconds) FILTER (WHERE status IN ('COMPLETED', 'FAILED')),
+    percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_seconds)
+        FILTER (WHERE status IN ('COMPLETED', 'FAILED') AND duration_seconds IS NOT NULL),
+    (SELECT count(*) FROM jobs_joblog AS l JOIN jobs_job AS j ON j.id = l.job_id WHERE j.user_id = %(user)s),
+    (SELECT count(*) FROM (
+        SELECT date_trunc('day', completed_at, 'UTC') FROM jobs_job
+        WHERE user_id = %(user)s AND completed_at >= %(since)s AND status IN ('COMPLETED', 'FAILED')
+        GROUP BY 1) AS days)
+FROM jobs_job WHERE user_id = %(user)s
+"""
+
+
+def bench_analytics(jobs: int, logs: int, workflows: int = 100, runs: int = 200) -> None:
+    """Both analytics endpoints over one user's history of `jobs` jobs and `logs` log lines (seeded
+    by seed_demo), in process through the whole Django stack (auth, DRF, JSON), p95 of `runs`
+    requests each; beside them the same figures by a plain aggregate over the jobs table."""
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    from accounts.services import token_create
+    from analytics.seed import seed_demo
+
+    started = time.perf_counter()
+    (user,), seeded = seed_demo(users=1, workflows=workflows, jobs=jobs, logs=logs, email="analytics@example.com")
+    report(f"seed_demo: {jobs:,} jobs, {logs:,} log lines", time.perf_counter() - started, "s")
+    _, token = token_create(user=user, name="bench", scopes=["read"], expires_at=None)
+    client = APIClient(HTTP_HOST="127.0.0.1")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    workflow = seeded[0]
+    figures: dict = {}
+    for name, url in [
+        ("GET /api/v1/analytics?range=30d", "/api/v1/analytics?range=30d"),
+        ("GET /api/v1/analytics?range=24h", "/api/v1/analytics?range=24h"),
+        ("GET /api/v1/analytics/workflows/{id}", f"/api/v1/analytics/workflows/{workflow.pk}?range=30d"),
+    ]:
+
+        def get(url: str = url) -> None:
+            response = client.get(url)
+            assert response.status_code == 200, response.content
+            figures.setdefault(url, response.json())
+
+        get()  # warm-up: connection, caches
+        p95, p50 = _latency_ms(get, runs)
+        report(name, p95, "ms p95", f"(median {p50:.1f} ms; {runs} requests, {jobs:,} jobs of one user)")
+    since = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=29)
+
+    def plain() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(PLAIN_AGGREGATE, {"user": user.pk, "since": since})
+            figures["plain"] = cursor.fetchone()
+
+    p95, p50 = _latency_ms(plain, 3)
+    report("the same by a plain aggregate over jobs", p95, "ms p95", f"(median {p50:,.1f} ms; 3 runs)")
+    api = figures["/api/v1/analytics?range=30d"]
+    total, completed, failed, duration, p95, lines, _ = figures["plain"]
+    print(
+        f"  rollups: {api['total_jobs']:,} jobs, success {api['success_rate']:.4f}, "
+        f"{api['total_job_execution_duration']:,.1f} s, p95 {api['p95_job_duration_seconds']:.3f} s, "
+        f"{api['total_logs']:,} lines"
+    )
+    print(
+        f"  plain:   {total:,} jobs, success {completed / (completed + failed):.4f}, "
+        f"{duration:,.1f} s, p95 {p95:.3f} s (exact), {lines:,} lines"
+    )
+
+
+BENCHES = ["tick", "logs", "containers", "rrule", "web", "pings", "analytics"]
+
+
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", choices=BENCHES, action="append", help="run only these (repeatable)")
+    parser.add_argument(
+        "--analytics-jobs", type=int, default=200_000, help="one user's jobs for the analytics bench (default 200,000)"
+    )
+    parser.add_argument("--analytics-logs", type=int, help="their log lines (default ten per job)")
+    args = parser.parse_args()
+    only = set(args.only or BENCHES)
     call_command("migrate", verbosity=0)
     get_redis().flushdb()
     user = User.objects.create_user(email="bench@example.com", password="bench-password")
     print(f"{'measurement':<44} {'value':>12} unit")
-    bench_tick(user)
-    bench_logs(user)
-    bench_containers(user)
-    bench_rrule()
-    bench_web(user)
-    bench_pings(user)
+    if "tick" in only:
+        bench_tick(user)
+    if "logs" in only:
+        bench_logs(user)
+    if "containers" in only:
+        bench_containers(user)
+    if "rrule" in only:
+        bench_rrule()
+    if "web" in only:
+        bench_web(user)
+    if "pings" in only:
+        bench_pings(user)
+    if "analytics" in only:
+        jobs = args.analytics_jobs
+        bench_analytics(jobs, args.analytics_logs if args.analytics_logs is not None else jobs * 10)
 
 
 if __name__ == "__main__":
