@@ -160,6 +160,13 @@ def workflow_analytics(*, workflow: Workflow, window: Range, now: datetime | Non
     }
 
 
+def duration_histogram(*, user: User, workflow: Workflow | None = None) -> list[tuple[int, int]]:
+    """(bucket, jobs) of the all-time duration histogram (jobs.rollups), of one workflow or all
+    of the user's, in bucket order: what the dashboard's duration chart draws."""
+    rows = JobDurationCount.objects.filter(user=user, workflow_id=workflow.pk if workflow else None)
+    return list(rows.order_by("bucket").values_list("bucket", "count"))
+
+
 # -- the platform, for operators -----------------------------------------------------------------
 
 

@@ -39,5 +39,6 @@ urlpatterns = [
     ),
     path("jobs/", include("jobs.urls")),
     path("notifications/", include("notifications.urls")),
+    path("analytics/", include("analytics.urls")),
     path("", include("chronoverse.urls_dashboard")),
 ]
