@@ -4,19 +4,26 @@ A job that finishes (COMPLETED, FAILED, CANCELED) is added, in the transaction t
 four JobRollup rows (its workflow and all of its user's workflows, for its UTC hour and for all
 time) and its duration to the all-time histogram (JobDurationCount); stored log lines are added to
 the all-time rows as they are written. Every caller adds a job once: right after the conditional
-update that moved it to its final status returned it.
+update that moved it to its final status returned it (and a job is counted only if it is finished
+when the addition runs).
 
-Each addition is one statement (the rows aggregated in SQL, then upserted in key order, so that
-transactions adding to the same rows lock them in the same order) and comes last in its
-transaction, so a user's hot rows are held only until the commit.
+A user's rows are updated by each of their jobs, so the order of locks matters: a transaction that
+held them and then waited for a workflow or a job row could deadlock with one that holds that row
+and waits for them. So the services run in `atomic_with_rollups()`: what is added inside it, by
+them or by anything they call, is sent as one statement when it ends, the last statement of the
+transaction, with the rows upserted in key order. Every transaction then takes the rollup rows last
+and in the same order, and holds them only for its commit.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connection, transaction
 
 from jobs.models import FINISHED, Job, JobDurationCount, JobRollup
 
@@ -120,26 +127,85 @@ def _add(source: str, params: Sequence) -> None:
         cursor.execute(_ADD_SQL.format(source=source), params)
 
 
+_FINISHED_SOURCE = (
+    f"SELECT user_id, workflow_id, completed_at, status, duration_seconds, 0::bigint FROM {_JOBS} "
+    f"WHERE id = ANY(%s::uuid[]) AND status IN ({_FINISHED_SQL})"
+)
+_LINES_SOURCE = (
+    "SELECT j.user_id, j.workflow_id, NULL::timestamptz, NULL::varchar, NULL::float8, t.lines "
+    f"FROM unnest(%s::uuid[], %s::bigint[]) AS t(job_id, lines) JOIN {_JOBS} AS j ON j.id = t.job_id"
+)
+
+
+@dataclass
+class _Pending:
+    jobs: list = field(default_factory=list)
+    lines: list[tuple] = field(default_factory=list)  # (job id, lines)
+
+
+_local = threading.local()
+
+
+def _pending() -> _Pending | None:
+    return getattr(_local, "pending", None)
+
+
+def _send(pending: _Pending) -> None:
+    jobs = list(dict.fromkeys(pending.jobs))  # a job is added once, whoever reported it
+    lines: dict = {}
+    for job_id, count in pending.lines:
+        lines[job_id] = lines.get(job_id, 0) + count
+    if jobs and lines:
+        _add(f"{_FINISHED_SOURCE} UNION ALL {_LINES_SOURCE}", [jobs, list(lines), list(lines.values())])
+    elif jobs:
+        _add(_FINISHED_SOURCE, [jobs])
+    elif lines:
+        _add(_LINES_SOURCE, [list(lines), list(lines.values())])
+
+
+@contextmanager
+def atomic_with_rollups() -> Iterator[None]:
+    """`transaction.atomic()` whose rollup additions (made by this code or anything it calls) go in
+    as one statement at its end: see the module's docstring. Nested, the outermost one sends them;
+    what a nested block added is dropped if it raises (its savepoint is rolled back)."""
+    with transaction.atomic():
+        outer = _pending()
+        if outer is not None:
+            mark = (len(outer.jobs), len(outer.lines))
+            try:
+                yield
+            except BaseException:
+                del outer.jobs[mark[0] :], outer.lines[mark[1] :]
+                raise
+            return
+        pending = _local.pending = _Pending()
+        try:
+            yield
+        finally:
+            _local.pending = None
+        _send(pending)
+
+
 def rollups_add_finished(job_ids: Collection) -> None:
     """Add jobs that just reached their final status in this transaction (each exactly once)."""
     if not job_ids:
         return
-    _add(
-        f"SELECT user_id, workflow_id, completed_at, status, duration_seconds, 0::bigint FROM {_JOBS} "
-        f"WHERE id = ANY(%s::uuid[]) AND status IN ({_FINISHED_SQL})",
-        [list(job_ids)],
-    )
+    pending = _pending()
+    if pending is not None:
+        pending.jobs.extend(job_ids)
+    else:
+        _add(_FINISHED_SOURCE, [list(job_ids)])
 
 
 def rollups_add_log_lines(job_id, lines: int) -> None:
     """Add `lines` log lines just stored for a job (in the transaction that stored them)."""
     if lines <= 0:
         return
-    _add(
-        "SELECT user_id, workflow_id, NULL::timestamptz, NULL::varchar, NULL::float8, %s::bigint "
-        f"FROM {_JOBS} WHERE id = %s",
-        [lines, job_id],
-    )
+    pending = _pending()
+    if pending is not None:
+        pending.lines.append((job_id, lines))
+    else:
+        _add(_LINES_SOURCE, [[job_id], [lines]])
 
 
 def rollups_add_from(source: str, params: Sequence = ()) -> None:

@@ -26,7 +26,7 @@ from chronoverse.serializers import format_timestamp
 from jobs.logs import publish_events
 from jobs.models import PING_WORKER, UNFINISHED, Job, JobLog, JobStatus, JobTrigger
 from jobs.outcome import Outcome, UserAtCapacity
-from jobs.rollups import rollups_add_finished, rollups_delete_for_workflow
+from jobs.rollups import atomic_with_rollups, rollups_add_finished, rollups_delete_for_workflow
 from notifications.models import Notification, NotificationKind
 from notifications.services import notification_copy_many, notification_create, notification_publish_many
 from workflows.models import (
@@ -222,7 +222,7 @@ def job_finish(*, job: Job, outcome: Outcome, from_status: str = JobStatus.RUNNI
     started = job.started_at or now
     duration = max(0.0, (now - started).total_seconds())
     status = JobStatus.COMPLETED if outcome.succeeded else JobStatus.FAILED
-    with transaction.atomic():
+    with atomic_with_rollups():
         # A cancel requested meanwhile wins: the container was (or is being) stopped for it.
         if not Job.objects.filter(**_held(job, from_status, worker), cancel_requested_at__isnull=True).update(
             status=status,
@@ -246,7 +246,6 @@ def job_finish(*, job: Job, outcome: Outcome, from_status: str = JobStatus.RUNNI
         _announce(job)
         _start_dependents([job])
         _after_outcome(job, succeeded=outcome.succeeded)
-        # Last: the user's rollup rows stay locked only until the commit.
         rollups_add_finished([job.pk])
     return True
 
@@ -284,7 +283,7 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
     now = timezone.now()
     if job_cancel_complete(job=job, from_status=from_status, worker=worker):
         return JobStatus.CANCELED  # the user wanted it stopped, not retried
-    with transaction.atomic():
+    with atomic_with_rollups():
         if job.attempt < settings.JOB_MAX_ATTEMPTS:
             if not Job.objects.filter(**_held(job, from_status, worker), cancel_requested_at__isnull=True).update(
                 status=JobStatus.QUEUED,
@@ -436,7 +435,7 @@ def jobs_insert_pending(rows: list[tuple], *, trigger: str, now: datetime | None
 def heartbeats_complete(*, job_ids: list) -> int:
     """Run bare heartbeats: each completes at once, so a batch is a handful of statements in all."""
     now = timezone.now()
-    with transaction.atomic():
+    with atomic_with_rollups():
         jobs = list(
             Job.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("workflow", "user")
@@ -470,22 +469,72 @@ def heartbeats_complete(*, job_ids: list) -> int:
                     updated_at=now,
                 ),
             ]
-        notification_copy_many(notifications)
-        _start_dependents(jobs)
-        users = {job.user_id: job.user for job in jobs}
-        transaction.on_commit(lambda: notification_publish_many(notifications, users), robust=True)
-        Workflow.objects.filter(pk__in={j.workflow_id for j in jobs}, consecutive_job_failures_count__gt=0).update(
-            consecutive_job_failures_count=0
-        )
-        events = []
-        for job in jobs:
-            data = job_status_data(job)
-            events += [(job.pk, "status", data), (job.pk, "end", data)]
-            if job.workflow.next_run_at is None and job.workflow.runs_on_clock:
-                _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
-        transaction.on_commit(lambda: publish_events(events), robust=True)
-        rollups_add_finished([job.pk for job in jobs])
+        _completed_many(jobs, notifications)
     return len(jobs)
+
+
+def held_jobs_complete(*, jobs: list[tuple[Job, int | None]], worker: str) -> list[Job]:
+    """Complete many RUNNING jobs that `worker` holds, each with its exit code, in a few statements
+    (the slots that a batch of pings settles). Returns those completed: a job canceled, reaped or
+    already settled meanwhile is left as it is."""
+    now = timezone.now()
+    with atomic_with_rollups():
+        held = set(
+            Job.objects.select_for_update(of=("self",))
+            .filter(
+                pk__in=[job.pk for job, _ in jobs],
+                status=JobStatus.RUNNING,
+                worker=worker,
+                cancel_requested_at__isnull=True,
+            )
+            .values_list("pk", flat=True)
+        )
+        done = []
+        for job, exit_code in jobs:
+            if job.pk not in held:
+                continue
+            held.discard(job.pk)  # one outcome per job
+            job.status, job.completed_at, job.exit_code, job.error = JobStatus.COMPLETED, now, exit_code, ""
+            job.duration_seconds = max(0.0, (now - (job.started_at or now)).total_seconds())
+            job.lease_expires_at, job.updated_at = None, now
+            done.append(job)
+        if not done:
+            return []
+        fields = ["status", "completed_at", "exit_code", "error", "duration_seconds", "lease_expires_at", "updated_at"]
+        Job.objects.bulk_update(done, fields)
+        notifications = [
+            Notification(
+                user=job.user,
+                kind=NotificationKind.JOB_COMPLETED,
+                payload=_job_payload(job, status=JobStatus.COMPLETED, duration_seconds=job.duration_seconds),
+                created_at=now,
+                updated_at=now,
+            )
+            for job in done
+        ]
+        _completed_many(done, notifications)
+    return done
+
+
+def _completed_many(jobs: list[Job], notifications: list[Notification]) -> None:
+    """What jobs completed together do beyond their own rows: their notifications (one COPY, pushed
+    after commit), their dependents, their workflows' failure counts reset, their live events, and
+    the end of a schedule with no slot left."""
+    notification_copy_many(notifications)
+    _start_dependents(jobs)
+    users = {job.user_id: job.user for job in jobs}
+    transaction.on_commit(lambda: notification_publish_many(notifications, users), robust=True)
+    Workflow.objects.filter(pk__in={j.workflow_id for j in jobs}, consecutive_job_failures_count__gt=0).update(
+        consecutive_job_failures_count=0
+    )
+    events = []
+    for job in jobs:
+        data = job_status_data(job)
+        events += [(job.pk, "status", data), (job.pk, "end", data)]
+        if job.workflow.next_run_at is None and job.workflow.runs_on_clock:
+            _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
+    transaction.on_commit(lambda: publish_events(events), robust=True)
+    rollups_add_finished([job.pk for job in jobs])
 
 
 # -- canceling ---------------------------------------------------------------------------------
@@ -507,7 +556,7 @@ def job_cancel(
     return once that happened (or the grace and a margin passed). Other jobs are CANCELED at once.
     """
     now = timezone.now()
-    with transaction.atomic():
+    with atomic_with_rollups():
         row = (
             Job.objects.select_for_update(of=("self",))
             .filter(pk=job.pk)
@@ -574,7 +623,7 @@ def job_cancel_complete(*, job: Job, from_status: str = JobStatus.RUNNING, worke
     """RUNNING -> CANCELED for a job whose cancel was requested, once its container is gone.
     False if there was no request, or the caller no longer holds the job."""
     now = timezone.now()
-    with transaction.atomic():
+    with atomic_with_rollups():
         if not Job.objects.filter(**_held(job, from_status, worker), cancel_requested_at__isnull=False).update(
             status=JobStatus.CANCELED,
             completed_at=now,
@@ -607,7 +656,7 @@ def workflow_stop(
     *, workflow: Workflow, reason: str = TerminationReason.MANUAL, context: RequestContext = SYSTEM
 ) -> Workflow:
     """Terminate a workflow for good and cancel its unfinished jobs."""
-    with transaction.atomic():
+    with atomic_with_rollups():
         workflow = workflow_terminate(workflow=workflow, reason=reason, context=context)
         _cancel_jobs_of_stopped(workflow)
     return workflow

@@ -8,13 +8,15 @@ from datetime import UTC, timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jobs import pings, services
-from jobs.logs import LogWriter
+from jobs.logs import LogLine, LogWriter, copy_lines
 from jobs.models import FINISHED, PING_WORKER, Job, JobDurationCount, JobLog, JobRollup, JobStatus
 from jobs.outcome import Outcome
-from jobs.rollups import duration_bucket
+from jobs.rollups import atomic_with_rollups, duration_bucket, rollups_add_finished
 from jobs.scheduler import scheduler_tick
 from workflows import services as workflow_services
 from workflows.models import BuildStatus, Workflow
@@ -227,3 +229,88 @@ def test_stopping_and_deleting_a_workflow_keeps_its_jobs_in_its_users_rollups(us
     assert not JobRollup.objects.filter(workflow_id=workflow.pk).exists()
     assert not JobDurationCount.objects.filter(workflow_id=workflow.pk).exists()
     assert JobRollup.objects.filter(workflow_id=kept.pk).exists()
+
+
+def test_a_batch_of_pings_adds_its_jobs_and_lines_in_one_statement(user, django_capture_on_commit_callbacks):
+    from workflows.pings import ping_key
+
+    workflows = [
+        workflow_services.workflow_create(
+            user=user,
+            data={"name": f"cron {n}", "kind": "HEARTBEAT", "payload": {"ping": {"grace": 60}}, "interval": 60},
+        )[0]
+        for n in range(3)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        scheduler_tick(now=timezone.now())
+    calls = [
+        pings.PingCall(key=ping_key(workflows[0].pk, 0), kind="success", body=b"backed up\n3 files\n"),
+        pings.PingCall(key=ping_key(workflows[1].pk, 0), kind="fail", exit_status=3, body=b"disk full\n"),
+        pings.PingCall(key=ping_key(workflows[2].pk, 0), kind="success"),
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        assert [answer.status for answer in pings.pings_receive(calls)] == [200, 200, 200]
+
+    assert_rollups_match_jobs(user)
+    totals = JobRollup.objects.get(user=user, workflow_id=None, period=None)
+    assert (totals.completed, totals.failed, totals.log_lines) == (2, 1, 3)
+    assert_rollups_added_last_and_once(queries)
+
+
+def rollup_statements(queries) -> list[int]:
+    return [n for n, query in enumerate(queries.captured_queries) if "INSERT INTO jobs_jobrollup" in query["sql"]]
+
+
+def assert_rollups_added_last_and_once(queries) -> None:
+    """One rollup statement, and no statement after it but the transaction's own end: the rows it
+    locks are held for the commit only, and never while waiting for another lock."""
+    (position,) = rollup_statements(queries)
+    after = [query["sql"] for query in queries.captured_queries[position + 1 :]]
+    assert all(sql.startswith(("RELEASE SAVEPOINT", "SAVEPOINT")) for sql in after), after
+
+
+def test_finishing_a_job_adds_it_as_the_transactions_last_statement(user, settings):
+    workflow = heartbeat(user, max_consecutive_job_failures_allowed=1)
+    job = running(workflow, user)
+    queued(workflow, user)  # canceled when the failure terminates the workflow, in the same transaction
+
+    with CaptureQueriesContext(connection) as queries:
+        services.job_finish(job=job, outcome=Outcome(False, "boom"), worker="w1")
+
+    assert Workflow.objects.get(pk=workflow.pk).terminated_at is not None
+    assert_rollups_added_last_and_once(queries)
+    assert_rollups_match_jobs(user)
+    totals = JobRollup.objects.get(user=user, workflow_id=None, period=None)
+    assert (totals.failed, totals.canceled) == (1, 1)
+
+
+def test_stopping_a_workflow_adds_its_canceled_jobs_at_the_end(user):
+    workflow = heartbeat(user)
+    for _ in range(3):
+        queued(workflow, user)
+
+    with CaptureQueriesContext(connection) as queries:
+        services.workflow_stop(workflow=workflow)
+
+    assert_rollups_added_last_and_once(queries)
+    assert JobRollup.objects.get(user=user, workflow_id=None, period=None).canceled == 3
+
+
+def test_what_a_rolled_back_block_added_is_not_counted(user):
+    job = running(heartbeat(user), user)
+
+    with atomic_with_rollups():
+        try:
+            with atomic_with_rollups():
+                copy_lines(job.pk, [LogLine(1, "stdout", "lost", timezone.now())])
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        copy_lines(job.pk, [LogLine(1, "stdout", "kept", timezone.now())])
+        # A job reported finished that is not (its update rolled back, or never made) adds nothing.
+        rollups_add_finished([job.pk])
+
+    assert JobLog.objects.filter(job=job).count() == 1
+    assert JobRollup.objects.get(user=user, workflow_id=None, period=None).log_lines == 1
+    assert JobRollup.objects.get(user=user, workflow_id=None, period=None).completed == 0
