@@ -151,10 +151,11 @@ def _pending() -> _Pending | None:
 
 
 def _send(pending: _Pending) -> None:
-    jobs = list(dict.fromkeys(pending.jobs))  # a job is added once, whoever reported it
-    lines: dict = {}
+    # Ids as text: callers pass UUIDs or strings, and one array takes one type.
+    jobs = list(dict.fromkeys(str(job_id) for job_id in pending.jobs))  # a job is added once
+    lines: dict[str, int] = {}
     for job_id, count in pending.lines:
-        lines[job_id] = lines.get(job_id, 0) + count
+        lines[str(job_id)] = lines.get(str(job_id), 0) + count
     if jobs and lines:
         _add(f"{_FINISHED_SOURCE} UNION ALL {_LINES_SOURCE}", [jobs, list(lines), list(lines.values())])
     elif jobs:
@@ -194,7 +195,7 @@ def rollups_add_finished(job_ids: Collection) -> None:
     if pending is not None:
         pending.jobs.extend(job_ids)
     else:
-        _add(_FINISHED_SOURCE, [list(job_ids)])
+        _add(_FINISHED_SOURCE, [[str(job_id) for job_id in job_ids]])
 
 
 def rollups_add_log_lines(job_id, lines: int) -> None:
@@ -205,7 +206,7 @@ def rollups_add_log_lines(job_id, lines: int) -> None:
     if pending is not None:
         pending.lines.append((job_id, lines))
     else:
-        _add(_LINES_SOURCE, [[job_id], [lines]])
+        _add(_LINES_SOURCE, [[str(job_id)], [lines]])
 
 
 def rollups_add_from(source: str, params: Sequence = ()) -> None:
