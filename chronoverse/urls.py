@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/v1/", include("workflows.urls_api")),
     path("api/v1/", include("jobs.urls_api")),
     path("api/v1/", include("notifications.urls_api")),
+    path("api/v1/", include("analytics.urls_api")),
     path("admin/", admin.site.urls),
     path(
         "accounts/",
@@ -38,5 +39,6 @@ urlpatterns = [
     ),
     path("jobs/", include("jobs.urls")),
     path("notifications/", include("notifications.urls")),
+    path("analytics/", include("analytics.urls")),
     path("", include("chronoverse.urls_dashboard")),
 ]

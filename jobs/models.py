@@ -96,6 +96,12 @@ class Job(models.Model):
                 name="jobs_waiting_for_ping",
                 condition=Q(status="RUNNING", worker=PING_WORKER),
             ),
+            # A user's jobs in progress by status (analytics): the few unfinished ones among millions.
+            models.Index(
+                fields=["user", "status"],
+                name="jobs_user_active",
+                condition=Q(status__in=["PENDING", "QUEUED", "RUNNING"]),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -153,3 +159,63 @@ class Ping(models.Model):
 
     def __str__(self) -> str:
         return f"ping {self.kind} of {self.workflow_id} at {self.received_at}"
+
+
+class JobRollup(models.Model):
+    """Counters of finished jobs and stored log lines, kept by the services that finish jobs and store
+    logs, in the same transaction (jobs.rollups). A row sums one user's jobs of one workflow
+    (`workflow_id`) or of all their workflows (null) over one UTC hour (`period`) or all time (null).
+
+    `workflow_id` is no foreign key: the jobs of a deleted workflow stay in its user's totals.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    workflow_id = models.UUIDField(null=True, blank=True)
+    period = models.DateTimeField(null=True, blank=True)
+    completed = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+    canceled = models.BigIntegerField(default=0)
+    # COMPLETED and FAILED jobs that have a duration (a job that never started has none).
+    duration_count = models.BigIntegerField(default=0)
+    duration_sum = models.FloatField(default=0.0)
+    log_lines = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "workflow_id", "period"], name="jobs_rollup_key", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            # The platform's totals (/metrics) read one row per user.
+            models.Index(
+                fields=["user"],
+                name="jobs_rollup_user_totals",
+                condition=Q(workflow_id__isnull=True, period__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"rollup {self.user_id}/{self.workflow_id or '*'}/{self.period or 'all'}"
+
+
+class JobDurationCount(models.Model):
+    """All-time histogram of finished job durations in fixed buckets (jobs.rollups.duration_bucket),
+    per user and workflow (or all of the user's workflows: null), from which percentiles are read."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    workflow_id = models.UUIDField(null=True, blank=True)
+    bucket = models.SmallIntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "workflow_id", "bucket"], name="jobs_duration_bucket_key", nulls_distinct=False
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"durations {self.user_id}/{self.workflow_id or '*'}#{self.bucket}: {self.count}"

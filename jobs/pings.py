@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from jobs import services
 from jobs.logs import LogWriter
 from jobs.models import PING_WORKER, Job, JobStatus, JobTrigger, Ping, PingKind
 from jobs.outcome import Outcome
+from jobs.rollups import atomic_with_rollups
 from workflows.models import Workflow, ping_grace
 from workflows.pings import KEY_SHAPE, key_digest, key_matches
 
@@ -123,7 +124,8 @@ def _record(
         _pings_insert([_ping_row(calls[index], workflow, None, now) for index, workflow in accepted])
         return
     rows: list[Ping] = []
-    with transaction.atomic():
+    # The jobs it finishes and the lines it stores are counted at its end (jobs.rollups).
+    with atomic_with_rollups():
         slots = _slots_claim(found, by_pk, now)
         # Rounds: each settles at most one slot per workflow, so that a workflow's next ping in the
         # batch finds the slot that follows (as one after the other would). One round, but for bursts.

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from jobs import services as jobs_services
 from jobs.models import JobTrigger
+from jobs.rollups import atomic_with_rollups
 from workflows.models import BuildStatus, Workflow
 from workflows.services import workflow_plan
 
@@ -38,7 +39,8 @@ def scheduler_tick(*, now: datetime | None = None, batch_size: int | None = None
 
 
 def _tick_batch(now: datetime, limit: int) -> tuple[int, int]:
-    with transaction.atomic():
+    # REPLACE cancels runs in progress: they are counted at the end (jobs.rollups).
+    with atomic_with_rollups():
         due = list(
             Workflow.objects.select_for_update(skip_locked=True)
             .filter(

@@ -26,6 +26,7 @@ from chronoverse.serializers import format_timestamp
 from jobs.logs import publish_events
 from jobs.models import PING_WORKER, UNFINISHED, Job, JobLog, JobStatus, JobTrigger
 from jobs.outcome import Outcome, UserAtCapacity
+from jobs.rollups import atomic_with_rollups, rollups_add_finished, rollups_delete_for_workflow
 from notifications.models import Notification, NotificationKind
 from notifications.services import notification_copy_many, notification_create, notification_publish_many
 from workflows.models import (
@@ -221,7 +222,7 @@ def job_finish(*, job: Job, outcome: Outcome, from_status: str = JobStatus.RUNNI
     started = job.started_at or now
     duration = max(0.0, (now - started).total_seconds())
     status = JobStatus.COMPLETED if outcome.succeeded else JobStatus.FAILED
-    with transaction.atomic():
+    with atomic_with_rollups():
         # A cancel requested meanwhile wins: the container was (or is being) stopped for it.
         if not Job.objects.filter(**_held(job, from_status, worker), cancel_requested_at__isnull=True).update(
             status=status,
@@ -245,6 +246,7 @@ def job_finish(*, job: Job, outcome: Outcome, from_status: str = JobStatus.RUNNI
         _announce(job)
         _start_dependents([job])
         _after_outcome(job, succeeded=outcome.succeeded)
+        rollups_add_finished([job.pk])
     return True
 
 
@@ -281,7 +283,7 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
     now = timezone.now()
     if job_cancel_complete(job=job, from_status=from_status, worker=worker):
         return JobStatus.CANCELED  # the user wanted it stopped, not retried
-    with transaction.atomic():
+    with atomic_with_rollups():
         if job.attempt < settings.JOB_MAX_ATTEMPTS:
             if not Job.objects.filter(**_held(job, from_status, worker), cancel_requested_at__isnull=True).update(
                 status=JobStatus.QUEUED,
@@ -318,6 +320,7 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
         )
         _announce(job)
         _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
+        rollups_add_finished([job.pk])
     return JobStatus.FAILED
 
 
@@ -432,7 +435,7 @@ def jobs_insert_pending(rows: list[tuple], *, trigger: str, now: datetime | None
 def heartbeats_complete(*, job_ids: list) -> int:
     """Run bare heartbeats: each completes at once, so a batch is a handful of statements in all."""
     now = timezone.now()
-    with transaction.atomic():
+    with atomic_with_rollups():
         jobs = list(
             Job.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("workflow", "user")
@@ -475,7 +478,7 @@ def held_jobs_complete(*, jobs: list[tuple[Job, int | None]], worker: str) -> li
     (the slots that a batch of pings settles). Returns those completed: a job canceled, reaped or
     already settled meanwhile is left as it is."""
     now = timezone.now()
-    with transaction.atomic():
+    with atomic_with_rollups():
         held = set(
             Job.objects.select_for_update(of=("self",))
             .filter(
@@ -531,6 +534,7 @@ def _completed_many(jobs: list[Job], notifications: list[Notification]) -> None:
         if job.workflow.next_run_at is None and job.workflow.runs_on_clock:
             _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
     transaction.on_commit(lambda: publish_events(events), robust=True)
+    rollups_add_finished([job.pk for job in jobs])
 
 
 # -- canceling ---------------------------------------------------------------------------------
@@ -552,7 +556,7 @@ def job_cancel(
     return once that happened (or the grace and a margin passed). Other jobs are CANCELED at once.
     """
     now = timezone.now()
-    with transaction.atomic():
+    with atomic_with_rollups():
         row = (
             Job.objects.select_for_update(of=("self",))
             .filter(pk=job.pk)
@@ -578,6 +582,7 @@ def job_cancel(
             job = Job.objects.select_related("workflow", "user").get(pk=job.pk)
             _announce_canceled(job)
             _audit_cancel(job, user, context, was)
+            rollups_add_finished([job.pk])
             return job
     if wait:
         _wait_until_finished(job.pk, timeout=settings.CONTAINER_STOP_GRACE_SECONDS + 15)
@@ -618,7 +623,7 @@ def job_cancel_complete(*, job: Job, from_status: str = JobStatus.RUNNING, worke
     """RUNNING -> CANCELED for a job whose cancel was requested, once its container is gone.
     False if there was no request, or the caller no longer holds the job."""
     now = timezone.now()
-    with transaction.atomic():
+    with atomic_with_rollups():
         if not Job.objects.filter(**_held(job, from_status, worker), cancel_requested_at__isnull=False).update(
             status=JobStatus.CANCELED,
             completed_at=now,
@@ -628,6 +633,7 @@ def job_cancel_complete(*, job: Job, from_status: str = JobStatus.RUNNING, worke
         ):
             return False
         _announce_canceled(Job.objects.select_related("workflow", "user").get(pk=job.pk))
+        rollups_add_finished([job.pk])
     return True
 
 
@@ -650,7 +656,7 @@ def workflow_stop(
     *, workflow: Workflow, reason: str = TerminationReason.MANUAL, context: RequestContext = SYSTEM
 ) -> Workflow:
     """Terminate a workflow for good and cancel its unfinished jobs."""
-    with transaction.atomic():
+    with atomic_with_rollups():
         workflow = workflow_terminate(workflow=workflow, reason=reason, context=context)
         _cancel_jobs_of_stopped(workflow)
     return workflow
@@ -669,6 +675,8 @@ def workflow_remove(*, workflow: Workflow, context: RequestContext = SYSTEM) -> 
         # A workflow running every minute has half a million jobs after a year: they go in two
         # set-based statements, never through Django's collector, which would load each one.
         jobs_delete_for_workflow(workflow_id=workflow.pk)
+        # Its jobs stay counted in its user's rollups (analytics keep the history); its own rows go.
+        rollups_delete_for_workflow(user_id=workflow.user_id, workflow_id=workflow.pk)
         workflow_delete(workflow=workflow, context=context)
 
 
