@@ -1,9 +1,14 @@
+from django import forms
 from django.contrib import admin, messages
 
 from accounts.services import RequestContext
 from chronoverse.errors import ServiceError
 from workflows import services
-from workflows.models import IdempotencyKey, WorkflowBuild, WorkflowKind
+from workflows.models import IdempotencyKey, Workflow, WorkflowBuild, WorkflowKind
+from workflows.validation import clean_update, current_fields
+
+# What an operator may change here; it goes through workflow_update, under the API's rules.
+EDITABLE = ("name", "description", "metadata")
 
 
 class TerminatedFilter(admin.SimpleListFilter):
@@ -31,6 +36,26 @@ class WorkflowBuildInline(admin.TabularInline):
         return False
 
 
+class WorkflowAdminForm(forms.ModelForm):
+    """Checks the edited fields by the API's rules, so a refusal shows on its input and saves nothing."""
+
+    class Meta:
+        model = Workflow
+        fields = list(EDITABLE)
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        changed = {name: cleaned[name] for name in EDITABLE if name in self.changed_data and name in cleaned}
+        if changed:
+            try:
+                clean_update(current_fields(self.instance), changed)
+            except ServiceError as error:
+                for name, problems in (error.fields or {"non_field_errors": [error.message]}).items():
+                    top = name.partition(".")[0]
+                    self.add_error(top if top in self.fields else None, problems)
+        return cleaned
+
+
 # Registered by the jobs app (jobs/admin.py), which adds what takes the workflow's jobs along:
 # deleting and terminating.
 class WorkflowAdmin(admin.ModelAdmin):
@@ -47,7 +72,7 @@ class WorkflowAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["kind", "build_status", "concurrency_policy", TerminatedFilter]
-    search_fields = ["name", "user__email", "=id", "tags"]
+    search_fields = ["name", "description", "user__email", "=id", "tags"]
     list_select_related = ["user"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
@@ -76,21 +101,21 @@ class WorkflowAdmin(admin.ModelAdmin):
         "terminated_at",
         "termination_reason",
     ]
-    fields = ["id", "user", "name", *readonly_fields[2:]]
+    form = WorkflowAdminForm
+    fields = ["id", "user", *EDITABLE, *readonly_fields[2:]]
     inlines = [WorkflowBuildInline]
     actions = ["pause", "resume", "rebuild"]
 
     # Workflows are created and changed through the API or the dashboard, where every rule applies;
-    # the admin inspects them, renames them, and runs the two operator actions.
+    # the admin inspects them, edits their name, description and metadata, and runs the operator actions.
     def has_add_permission(self, request) -> bool:
         return False
 
     def save_model(self, request, obj, form, change):
-        if change and "name" in form.changed_data:
+        changed = {name: getattr(obj, name) for name in EDITABLE if name in form.changed_data}
+        if change and changed:
             try:
-                services.workflow_update(
-                    workflow=obj, data={"name": obj.name}, context=RequestContext.from_request(request)
-                )
+                services.workflow_update(workflow=obj, data=changed, context=RequestContext.from_request(request))
             except ServiceError as error:
                 self.message_user(request, error.message, messages.ERROR)
 

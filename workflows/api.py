@@ -23,7 +23,7 @@ from chronoverse.serializers import ModelSerializer, format_timestamp
 from workflows import selectors, services
 from workflows.models import BuildStatus, Workflow, WorkflowKind
 from workflows.pings import ping_url
-from workflows.validation import PayloadField, ScheduleField, WorkflowFields
+from workflows.validation import MetadataField, PayloadField, ScheduleField, WorkflowFields
 
 
 class WorkflowSerializer(ModelSerializer):
@@ -33,6 +33,7 @@ class WorkflowSerializer(ModelSerializer):
     )
     payload = PayloadField()
     schedule = ScheduleField(allow_null=True)
+    metadata = MetadataField()
 
     class Meta:
         model = Workflow
@@ -40,6 +41,7 @@ class WorkflowSerializer(ModelSerializer):
             "id",
             "user_id",
             "name",
+            "description",
             "kind",
             "payload",
             "interval",
@@ -49,6 +51,7 @@ class WorkflowSerializer(ModelSerializer):
             "consecutive_job_failures_count",
             "concurrency_policy",
             "tags",
+            "metadata",
             "start_at",
             "end_at",
             "build_status",
@@ -68,6 +71,7 @@ class WorkflowSerializer(ModelSerializer):
             "id": str(workflow.id),
             "user_id": str(workflow.user_id),
             "name": workflow.name,
+            "description": workflow.description,
             "kind": workflow.kind,
             "payload": workflow.payload,
             "interval": workflow.interval,
@@ -77,6 +81,7 @@ class WorkflowSerializer(ModelSerializer):
             "consecutive_job_failures_count": workflow.consecutive_job_failures_count,
             "concurrency_policy": workflow.concurrency_policy,
             "tags": list(workflow.tags),
+            "metadata": workflow.metadata,
             "start_at": format_timestamp(workflow.start_at),
             "end_at": format_timestamp(workflow.end_at),
             "build_status": workflow.build_status,

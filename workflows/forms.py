@@ -27,6 +27,7 @@ SCHEDULE_KEYS = ("cron", "rrule", "at")
 # form inputs that hold each top-level name. Anything else is shown above the form.
 _FIELD_FOR_ERROR = {
     "name": "name",
+    "description": "description",
     "kind": "kind",
     "payload": "payload",
     "interval": "interval",
@@ -35,6 +36,7 @@ _FIELD_FOR_ERROR = {
     "max_consecutive_job_failures_allowed": "max_consecutive_job_failures_allowed",
     "concurrency_policy": "concurrency_policy",
     "tags": "tags",
+    "metadata": "metadata",
     "start_at": "start_at",
     "end_at": "end_at",
 }
@@ -47,6 +49,12 @@ class WorkflowForm(forms.Form):
     """The create form; `WorkflowEditForm` drops what cannot change after creation."""
 
     name = forms.CharField(widget=forms.TextInput(attrs={"autofocus": True}))
+    description = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Optional free text, up to 2,000 characters.",
+    )
     # "Script" is the API's `script` alias: a CONTAINER running the script with `sh -c`.
     kind = forms.ChoiceField(choices=[*WorkflowKind.choices, ("script", "Script")])
     payload = forms.CharField(
@@ -82,6 +90,13 @@ class WorkflowForm(forms.Form):
     )
     concurrency_policy = forms.ChoiceField(choices=ConcurrencyPolicy.choices, initial=ConcurrencyPolicy.FORBID)
     tags = forms.CharField(required=False, help_text="Comma separated.")
+    metadata = forms.CharField(
+        initial="{}",
+        strip=False,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "code", "spellcheck": "false"}),
+        help_text='Optional: a JSON object kept with the workflow, e.g. {"team": "data"} (at most 16 KiB).',
+    )
     start_at = forms.DateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="Optional, UTC."
     )
@@ -96,6 +111,18 @@ class WorkflowForm(forms.Form):
             raise forms.ValidationError("This field is required.")
         try:
             return json.loads(self.cleaned_data["payload"])
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
+
+    def clean_description(self) -> str:
+        # Browsers send a textarea's line breaks as CRLF; the API's text keeps the user's LF.
+        return self.cleaned_data["description"].replace("\r\n", "\n")
+
+    def clean_metadata(self) -> Any:
+        if not self.cleaned_data["metadata"].strip():
+            return {}
+        try:
+            return json.loads(self.cleaned_data["metadata"])
         except ValueError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
 
@@ -119,11 +146,13 @@ class WorkflowForm(forms.Form):
                 payload["image"] = data["script_image"].strip()
         body: dict[str, Any] = {
             "name": data["name"],
+            "description": data["description"],
             "kind": data["kind"],
             "payload": payload,
             **self._timing(),
             "concurrency_policy": data["concurrency_policy"],
             "tags": data["tags"],
+            "metadata": data["metadata"],
         }
         if data["timezone"].strip():
             body["timezone"] = data["timezone"].strip()
@@ -167,6 +196,7 @@ class WorkflowEditForm(WorkflowForm):
             "initial",
             {
                 "name": workflow.name,
+                "description": workflow.description,
                 "payload": json.dumps(workflow.payload, indent=2),
                 "timing": timing,
                 "interval": workflow.interval,
@@ -175,6 +205,7 @@ class WorkflowEditForm(WorkflowForm):
                 "max_consecutive_job_failures_allowed": workflow.max_consecutive_job_failures_allowed,
                 "concurrency_policy": workflow.concurrency_policy,
                 "tags": ", ".join(workflow.tags),
+                "metadata": json.dumps(workflow.metadata, indent=2, ensure_ascii=False),
             },
         )
         super().__init__(*args, **kwargs)
@@ -187,10 +218,12 @@ class WorkflowEditForm(WorkflowForm):
         workflow = self.workflow
         candidate: dict[str, Any] = {
             "name": data["name"],
+            "description": data["description"],
             "payload": data["payload"],
             "timezone": data["timezone"].strip() or "UTC",
             "concurrency_policy": data["concurrency_policy"],
             "tags": data["tags"],
+            "metadata": data["metadata"],
             **self._timing(),
         }
         if data["max_consecutive_job_failures_allowed"] is not None:

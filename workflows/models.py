@@ -11,6 +11,8 @@ from django.utils import timezone as dj_timezone
 from workflows.schedule import runs_on_clock
 
 MAX_INTERVAL_MINUTES = 10080  # one week
+MAX_DESCRIPTION_LENGTH = 2000
+MAX_METADATA_BYTES = 16 * 1024  # of the compact UTF-8 JSON encoding
 
 
 class WorkflowKind(models.TextChoices):
@@ -55,6 +57,7 @@ class Workflow(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workflows")
     name = models.CharField(max_length=255)
+    description = models.TextField(max_length=MAX_DESCRIPTION_LENGTH, blank=True, default="")
     kind = models.CharField(max_length=16, choices=WorkflowKind.choices)
     payload = models.JSONField(default=dict)
     interval = models.PositiveIntegerField(null=True, blank=True, help_text="Minutes between runs.")
@@ -66,6 +69,8 @@ class Workflow(models.Model):
         max_length=8, choices=ConcurrencyPolicy.choices, default=ConcurrencyPolicy.FORBID
     )
     tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    # The user's own JSON object, kept as given and carried in the messages of the workflow's jobs.
+    metadata = models.JSONField(default=dict, blank=True)
     start_at = models.DateTimeField(null=True, blank=True)
     end_at = models.DateTimeField(null=True, blank=True)
     build_status = models.CharField(max_length=10, choices=BuildStatus.choices, default=BuildStatus.QUEUED)

@@ -58,6 +58,13 @@ class ScheduleFieldExtension(OpenApiSerializerFieldExtension):
         return {"oneOf": _refs(auto_schema, direction, (CronSchedule, RruleSchedule, AtSchedule, DependencySchedule))}
 
 
+class MetadataFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "workflows.validation.MetadataField"
+
+    def map_serializer_field(self, auto_schema, direction) -> dict:
+        return {"type": "object", "additionalProperties": {}}
+
+
 class KindPayloadExtension(OpenApiSerializerExtension):
     """A payload may repeat its workflow's kind (as the seeds' examples do): only that one."""
 

@@ -29,7 +29,7 @@ from workflows.models import (
 )
 from workflows.pings import ping_digest
 from workflows.schedule import Plan
-from workflows.validation import UPDATABLE, clean_create, clean_update
+from workflows.validation import clean_create, clean_update, current_fields
 
 
 def workflow_plan(workflow: Workflow) -> Plan:
@@ -179,11 +179,6 @@ def _idempotent_replay(user: User, key: str, request_hash: str) -> Workflow | No
     return record.workflow
 
 
-def _current_fields(workflow: Workflow) -> dict:
-    names = ("kind", *UPDATABLE, "start_at", "end_at")
-    return {name: getattr(workflow, name) for name in names}
-
-
 def _rescheduled_next_run(workflow: Workflow, old_interval: int | None, now: datetime) -> datetime | None:
     """next_run_at after a timing change: an interval keeps its last slot, a calendar starts afresh."""
     plan = workflow_plan(workflow)
@@ -200,7 +195,7 @@ def workflow_update(*, workflow: Workflow, data: Any, context: RequestContext = 
         if workflow.is_terminated:
             raise ServiceError("A terminated workflow cannot be changed.", code="conflict")
         old_interval = workflow.interval
-        changes = clean_update(_current_fields(workflow), data)
+        changes = clean_update(current_fields(workflow), data)
         if not changes:
             return workflow
         columns = dict(changes)

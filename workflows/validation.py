@@ -5,6 +5,7 @@ Errors are ServiceErrors whose `fields` name each bad input (`payload.timeout`, 
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import datetime
@@ -16,12 +17,21 @@ from rest_framework import serializers
 from chronoverse.errors import ServiceError, validation_fields
 from chronoverse.serializers import StrictCharField, StrictIntegerField, StrictSerializer, format_timestamp
 from workflows.aliases import canonical_kind, validate_aliased_payload
-from workflows.models import MAX_INTERVAL_MINUTES, ConcurrencyPolicy, DependencyOutcome, WorkflowKind
+from workflows.models import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_INTERVAL_MINUTES,
+    MAX_METADATA_BYTES,
+    ConcurrencyPolicy,
+    DependencyOutcome,
+    Workflow,
+    WorkflowKind,
+)
 from workflows.schedule import Plan, ScheduleError, get_zone, parse_at, parse_cron, parse_rrule
 
 TAG = re.compile(r"^[a-z0-9_.-]{1,64}$")
 UPDATABLE = (
     "name",
+    "description",
     "payload",
     "interval",
     "schedule",
@@ -29,6 +39,7 @@ UPDATABLE = (
     "max_consecutive_job_failures_allowed",
     "concurrency_policy",
     "tags",
+    "metadata",
 )
 
 
@@ -40,8 +51,36 @@ class ScheduleField(serializers.JSONField):
     """A workflow's schedule: documented as one of its forms (workflows.schema)."""
 
 
+class MetadataField(serializers.JSONField):
+    """The user's JSON object, kept as given; its size is that of its compact UTF-8 encoding."""
+
+    default_error_messages = {
+        "not_object": "Must be a JSON object.",
+        "too_large": f"At most {MAX_METADATA_BYTES} bytes encoded as JSON.",
+        "not_json": "Must be plain JSON (no NaN or Infinity).",
+    }
+
+    def to_internal_value(self, data: Any) -> dict:
+        if not isinstance(data, dict):
+            self.fail("not_object")
+        try:
+            encoded = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+        except ValueError:
+            self.fail("not_json")
+        if len(encoded) > MAX_METADATA_BYTES:
+            self.fail("too_large")
+        return data
+
+
 class WorkflowFields(StrictSerializer):
     name = StrictCharField(min_length=1, max_length=255)
+    description = StrictCharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=MAX_DESCRIPTION_LENGTH,
+        help_text="Free text up to 2,000 characters, kept as given; default empty.",
+    )
     kind = serializers.ChoiceField(choices=WorkflowKind.choices)
     payload = PayloadField(help_text="A JSON object valid for the kind (a string holding one is accepted).")
     interval = StrictIntegerField(
@@ -61,6 +100,11 @@ class WorkflowFields(StrictSerializer):
     concurrency_policy = serializers.ChoiceField(choices=ConcurrencyPolicy.choices, required=False)
     tags = serializers.ListField(
         child=StrictCharField(max_length=64, trim_whitespace=False), max_length=20, required=False
+    )
+    metadata = MetadataField(
+        required=False,
+        help_text=f"A JSON object kept with the workflow and returned as given (at most {MAX_METADATA_BYTES} bytes "
+        "as compact UTF-8 JSON); default {}. An update replaces it whole.",
     )
     start_at = serializers.DateTimeField(required=False, allow_null=True)
     end_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -167,6 +211,8 @@ def clean_create(data: Any) -> dict:
     fields.setdefault("max_consecutive_job_failures_allowed", 3)
     fields.setdefault("concurrency_policy", ConcurrencyPolicy.FORBID)
     fields.setdefault("tags", [])
+    fields.setdefault("description", "")
+    fields.setdefault("metadata", {})
     fields.setdefault("interval", None)
     fields.setdefault("start_at", None)
     fields.setdefault("end_at", None)
@@ -178,6 +224,11 @@ def clean_create(data: Any) -> dict:
         fields["schedule"] = None
     check_timing(fields, now=now)
     return fields
+
+
+def current_fields(workflow: Workflow) -> dict:
+    """A workflow's values as `clean_update` compares them with an update."""
+    return {name: getattr(workflow, name) for name in ("kind", *UPDATABLE, "start_at", "end_at")}
 
 
 def clean_update(current: dict, data: Any) -> dict:

@@ -16,6 +16,7 @@ FIELDS = {
     "id",
     "user_id",
     "name",
+    "description",
     "kind",
     "payload",
     "interval",
@@ -25,6 +26,7 @@ FIELDS = {
     "consecutive_job_failures_count",
     "concurrency_policy",
     "tags",
+    "metadata",
     "start_at",
     "end_at",
     "build_status",
@@ -279,7 +281,15 @@ def test_the_fast_workflow_representation_is_exactly_what_drf_would_build(user):
     made = [
         workflow_services.workflow_create(user=user, data=data)[0]
         for data in (
-            {"name": "hb", "kind": "HEARTBEAT", "payload": {}, "interval": 5, "tags": ["a", "b"]},
+            {
+                "name": "hb",
+                "kind": "HEARTBEAT",
+                "payload": {},
+                "interval": 5,
+                "tags": ["a", "b"],
+                "description": "Liveness of the nightly export.",
+                "metadata": {"team": "data", "limits": [1, 2.5, None], "nested": {"ok": True}},
+            },
             {
                 "name": "cron",
                 "kind": "WEBHOOK",

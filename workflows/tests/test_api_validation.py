@@ -44,6 +44,18 @@ CASES = [
     (base(payload=42), "payload"),
     (base(payload='"a json string"'), "payload"),
     (base(payload="{not json"), "payload"),
+    # description and metadata
+    (base(description="x" * 2001), "description"),
+    (base(description=5), "description"),
+    (base(description=None), "description"),
+    (base(description=["a"]), "description"),
+    (base(metadata=[1, 2]), "metadata"),
+    (base(metadata="a string"), "metadata"),
+    (base(metadata='{"a json": "string"}'), "metadata"),
+    (base(metadata=42), "metadata"),
+    (base(metadata=True), "metadata"),
+    (base(metadata=None), "metadata"),
+    (base(metadata={"blob": "x" * (16 * 1024)}), "metadata"),
     # timing
     (base(interval=0), "interval"),
     (base(interval=10081), "interval"),
@@ -268,6 +280,11 @@ PATCH_CASES = [
     ({"tags": ["BAD"]}, "tags"),
     ({"max_consecutive_job_failures_allowed": 101}, "max_consecutive_job_failures_allowed"),
     ({"concurrency_policy": "NEVER"}, "concurrency_policy"),
+    ({"description": "x" * 2001}, "description"),
+    ({"description": None}, "description"),
+    ({"metadata": ["not", "an", "object"]}, "metadata"),
+    ({"metadata": None}, "metadata"),
+    ({"metadata": {"blob": "é" * 8192}}, "metadata"),
     ({}, "non_field_errors"),
 ]
 
