@@ -39,7 +39,7 @@ def client_event(job: Job, workflow: Workflow) -> dict:
         "scheduled_at": format_timestamp(job.scheduled_at),
         "trigger": job.trigger,
         "message": workflow.payload.get("message"),
-        "metadata": {},
+        "metadata": workflow.metadata,
         "tags": list(workflow.tags),
     }
 

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('jobs', '0004_ping'),
-        ('workflows', '0005_workflow_kind_websocket'),
+        ('workflows', '0006_workflow_kind_websocket'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

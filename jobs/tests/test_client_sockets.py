@@ -41,7 +41,9 @@ def no_traceback(server) -> Iterator[None]:
     assert "Traceback" not in server.log.read_text()
 
 
-def websocket_workflow(user, *, client_name: str = "agent", tags: list[str] | None = None, **payload) -> Workflow:
+def websocket_workflow(
+    user, *, client_name: str = "agent", tags: list[str] | None = None, metadata: dict | None = None, **payload
+) -> Workflow:
     workflow, _ = workflow_services.workflow_create(
         user=user,
         data={
@@ -50,6 +52,7 @@ def websocket_workflow(user, *, client_name: str = "agent", tags: list[str] | No
             "payload": {"client_name": client_name, **payload},
             "interval": 60,
             "tags": tags or [],
+            "metadata": metadata or {},
         },
     )
     return workflow
@@ -126,7 +129,9 @@ def read_all(ws: Socket, *, into: list[dict], deadline: float) -> None:
 
 def test_the_event_reaches_every_client_of_the_name_and_the_first_ack_completes_the_job(server, user, make_token):
     secret = make_token(user)[1]
-    workflow = websocket_workflow(user, message={"run": "backup"}, tags=["nightly"])
+    workflow = websocket_workflow(
+        user, message={"run": "backup"}, tags=["nightly"], metadata={"team": "ops", "runbook": {"page": 7}}
+    )
     with hook(server, secret) as first, hook(server, secret) as second, hook(server, secret, "other") as other:
         job = run_now(workflow)
 
@@ -139,7 +144,7 @@ def test_the_event_reaches_every_client_of_the_name_and_the_first_ack_completes_
             "scheduled_at": event["scheduled_at"],
             "trigger": "MANUAL",
             "message": {"run": "backup"},
-            "metadata": {},
+            "metadata": {"team": "ops", "runbook": {"page": 7}},
             "tags": ["nightly"],
         }
         assert receive(second) == event

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workflows', '0004_workflow_ping_key'),
+        ('workflows', '0005_workflow_description_metadata'),
     ]
 
     operations = [
