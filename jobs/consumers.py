@@ -195,6 +195,8 @@ class ClientSocketConsumer(ClosesOnRevocation, AsyncWebsocketConsumer):
         if self._closed:
             return
         if self.role is None:
+            if self._handshake is not None:
+                self._handshake.cancel()  # the first message came in time, however long it takes
             try:
                 await self._hello(_parse(text_data))
             except Refused as refused:
@@ -210,8 +212,6 @@ class ClientSocketConsumer(ClosesOnRevocation, AsyncWebsocketConsumer):
             raise Refused(UNAUTHENTICATED, "A valid token is required (in the message or as ?token=).")
         if role == HOOK and not caller.can_write:
             raise Refused(FORBIDDEN, "A client hook acknowledges jobs: its token needs the write scope.")
-        if self._handshake is not None:
-            self._handshake.cancel()
         self.role, self.user_id, self.client_name, self.tags = role, caller.user_id, client_name, tags
         # ClosesOnRevocation reads the token from the scope: one given in the message counts too.
         self.scope["auth_token"] = caller.auth_token  # type: ignore[typeddict-unknown-key]  # our own key (accounts.ws_auth)
@@ -274,7 +274,12 @@ class ClientSocketConsumer(ClosesOnRevocation, AsyncWebsocketConsumer):
             count = database_sync_to_async(clients.client_deliveries_sent)(job_ids=[e["job_id"] for e, _ in fresh])
             task = asyncio.ensure_future(count)
             self._counting.add(task)
-            task.add_done_callback(self._counting.discard)
+            task.add_done_callback(self._counted)
+
+    def _counted(self, task: asyncio.Future) -> None:
+        self._counting.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("counting a client delivery failed: %r", task.exception())
 
     async def _catch_up(self) -> None:
         """Send the waiting events this socket has not sent yet, as the database has them."""

@@ -25,7 +25,17 @@ from chronoverse.errors import ServiceError
 from chronoverse.serializers import format_timestamp
 from jobs import client_events
 from jobs.logs import publish_events
-from jobs.models import CLIENT_WORKER, PING_WORKER, UNFINISHED, ClientDelivery, Job, JobLog, JobStatus, JobTrigger
+from jobs.models import (
+    CLIENT_WORKER,
+    PING_WORKER,
+    UNFINISHED,
+    WAITING_WORKERS,
+    ClientDelivery,
+    Job,
+    JobLog,
+    JobStatus,
+    JobTrigger,
+)
 from jobs.outcome import Outcome, UserAtCapacity
 from notifications.models import Notification, NotificationKind
 from notifications.services import notification_copy_many, notification_create, notification_publish_many
@@ -223,7 +233,8 @@ def job_run_manually(*, workflow: Workflow, user: User, context: RequestContext 
 
 
 def _running_jobs(user_id) -> int:
-    return Job.objects.filter(user_id=user_id, status=JobStatus.RUNNING).count()
+    """The user's jobs that hold a worker: one waiting for a ping or a client's ack holds none."""
+    return Job.objects.filter(user_id=user_id, status=JobStatus.RUNNING).exclude(worker__in=WAITING_WORKERS).count()
 
 
 def job_claim(*, job_id, worker: str) -> Job | None:

@@ -116,7 +116,7 @@ class Relay:
                 if self.reconnects:
                     for resync in list(self._resyncs):
                         # Each socket reads what it missed from the database, beside the listener.
-                        task = asyncio.get_running_loop().create_task(resync())
+                        task = asyncio.get_running_loop().create_task(_logging_failure(resync()))
                         self._resyncing.add(task)
                         task.add_done_callback(self._resyncing.discard)
                 if self.reconnects and self._revocable:
@@ -152,6 +152,13 @@ class Relay:
                 # A socket that cannot take a message is gone (it may have died without disconnecting).
                 logger.warning("dropping a socket of %s that failed a delivery", user_id, exc_info=True)
                 self.unregister(user_id, deliver, family=family)
+
+
+async def _logging_failure(resync: Coroutine[object, object, None]) -> None:
+    try:
+        await resync
+    except Exception:
+        logger.warning("a socket could not catch up after the relay reconnected", exc_info=True)
 
 
 @sync_to_async

@@ -452,15 +452,6 @@ def test_connected_clients_are_recorded_while_they_are_connected(server, user, m
     wait_for(lambda: not ClientConnection.objects.exists(), timeout=10)
 
 
-def test_stale_presence_is_swept(user):
-    seen = timezone.now() - timedelta(minutes=5)
-    ClientConnection.objects.create(user=user, client_name="gone", connected_at=seen, last_seen_at=seen)
-    live = ClientConnection.objects.create(user=user, client_name="here")
-
-    assert clients.client_connections_sweep() == 1
-    assert list(ClientConnection.objects.all()) == [live]
-
-
 def example_from_docs() -> str:
     text = DOCS.read_text()
     marker = text.index("<!-- client-example -->")
