@@ -283,14 +283,30 @@ def server(own_redis, settings, request, tmp_path):
     marker = request.node.get_closest_marker("server_env")
     port = _free_port()
     log_path = tmp_path / "server.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chronoverse.asgi:application"],
-            env={**_test_database_env(), "REDIS_URL": own_redis.url, **(marker.kwargs if marker else {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz", requests), timeout=30)
-    yield SimpleNamespace(ws=f"ws://127.0.0.1:{port}", http=f"http://127.0.0.1:{port}", port=port, log=log_path)
-    process.terminate()
-    process.wait(timeout=10)
+    env = {**_test_database_env(), "REDIS_URL": own_redis.url, **(marker.kwargs if marker else {})}
+
+    def start() -> subprocess.Popen:
+        with open(log_path, "a") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chronoverse.asgi:application"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz", requests), timeout=30)
+        return process
+
+    handle = SimpleNamespace(
+        ws=f"ws://127.0.0.1:{port}", http=f"http://127.0.0.1:{port}", port=port, log=log_path, process=start()
+    )
+
+    def crash() -> None:
+        """SIGKILL, as the OOM killer would: nothing of the process runs after it."""
+        handle.process.kill()
+        handle.process.wait(timeout=10)
+
+    handle.crash = crash
+    handle.start = lambda: setattr(handle, "process", start())
+    yield handle
+    handle.process.terminate()
+    handle.process.wait(timeout=10)

@@ -452,32 +452,59 @@ def test_connected_clients_are_recorded_while_they_are_connected(server, user, m
     wait_for(lambda: not ClientConnection.objects.exists(), timeout=10)
 
 
+def test_a_web_process_crash_mid_job_loses_nothing(server, user, make_token, tmp_path):
+    workflow = websocket_workflow(user, client_name="backup-agent", ack_timeout=120)
+    with run_agent(server, make_token(user)[1], tmp_path) as output:
+        first = run_now(workflow)
+        wait_for(lambda: status_of(first) == JobStatus.COMPLETED, timeout=30)
+
+        server.crash()  # the agent's socket drops; no disconnect runs on the server
+        second = run_now(workflow)  # due while no web process is up at all
+        assert status_of(second) == JobStatus.RUNNING
+        server.start()
+
+        # The agent reconnects by itself and is sent the waiting job, from Postgres.
+        wait_for(lambda: status_of(second) == JobStatus.COMPLETED, timeout=30)
+    assert len(output.read_text().splitlines()) == 2
+    # The crashed process's presence row is left behind, to go stale and be swept; the live one's
+    # socket, closed by the agent's end, took its row along.
+    wait_for(lambda: ClientConnection.objects.filter(user=user).count() == 1, timeout=10)
+
+
 def example_from_docs() -> str:
     text = DOCS.read_text()
     marker = text.index("<!-- client-example -->")
     return re.search(r"```python\n(.*?)```", text[marker:], re.S).group(1)
 
 
-def test_the_documented_python_agent_receives_and_acknowledges(server, user, make_token, tmp_path):
+@contextmanager
+def run_agent(server, secret: str, tmp_path: Path) -> Iterator[Path]:
+    """The agent of docs/client-sockets.md, exactly as written there, running as backup-agent;
+    yields the file that collects its output."""
     script = tmp_path / "agent.py"
     script.write_text(example_from_docs())
-    workflow = websocket_workflow(user, client_name="backup-agent", message={"paths": ["/srv"]})
-    job = run_now(workflow)  # due before the agent even runs
     output = tmp_path / "agent.log"
     with open(output, "w") as log:
         agent = subprocess.Popen(
             [sys.executable, str(script)],
-            env={"CHRONOVERSE_WS": server.ws, "CHRONOVERSE_TOKEN": make_token(user)[1], "CLIENT_NAME": "backup-agent"},
+            env={"CHRONOVERSE_WS": server.ws, "CHRONOVERSE_TOKEN": secret, "CLIENT_NAME": "backup-agent"},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_for(lambda: status_of(job) == JobStatus.COMPLETED, timeout=30)
-        second = run_now(workflow)
-        wait_for(lambda: status_of(second) == JobStatus.COMPLETED, timeout=30)
+        yield output
     finally:
         agent.terminate()
         agent.wait(timeout=10)
+
+
+def test_the_documented_python_agent_receives_and_acknowledges(server, user, make_token, tmp_path):
+    workflow = websocket_workflow(user, client_name="backup-agent", message={"paths": ["/srv"]})
+    job = run_now(workflow)  # due before the agent even runs
+    with run_agent(server, make_token(user)[1], tmp_path) as output:
+        wait_for(lambda: status_of(job) == JobStatus.COMPLETED, timeout=30)
+        second = run_now(workflow)
+        wait_for(lambda: status_of(second) == JobStatus.COMPLETED, timeout=30)
 
     lines = output.read_text().splitlines()
     assert lines == [f'{workflow.name} at {json_time(j)}: {{"paths": ["/srv"]}}' for j in (job, second)]
