@@ -138,8 +138,9 @@ def job_dispatch(*, job_ids: list) -> int:
     Job.objects.filter(pk__in=[pk for pk, _, _ in jobs], status=JobStatus.PENDING).update(
         status=JobStatus.QUEUED, updated_at=now
     )
-    jobs_send(jobs)
+    # Before the jobs go to workers, so that no listener hears RUNNING before QUEUED.
     _tell_tag_listeners([pk for pk, kind, _, tags in rows if tags and kind != WorkflowKind.WEBSOCKET])
+    jobs_send(jobs)
     return len(jobs) + sum(len(ids) for ids in by_grace.values()) + len(waiting)
 
 
