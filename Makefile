@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt bench/requirements.txt | sha256sum | cut -c1-12)
 # The test suite keeps its Redis keys apart from a running `make run` (database 0).
 # Tests call local HTTP servers (no outside internet here); the tests of the refusal turn it off.
 TEST_ENV := REDIS_URL=redis://127.0.0.1:6380/1 DATABASE_CONN_MAX_AGE=0 OUTBOUND_ALLOW_PRIVATE_ADDRESSES=true
@@ -27,9 +27,10 @@ export SECRET_KEY
 provision:
 	bash scripts/provision.sh
 
-$(STAMP): requirements.txt
+# The benchmarks' anchors (bench/requirements.txt) too: `make test` smoke-runs every benchmark.
+$(STAMP): requirements.txt bench/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -r bench/requirements.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 venv: $(STAMP)
@@ -76,6 +77,7 @@ lint: venv
 schema: venv
 	$(BIN)/python manage.py spectacular --file docs/openapi.yaml --validate
 
-# Speed of the hot paths on this machine (its own database; prints figures, asserts nothing timed).
+# Each hot path beside its anchor on this machine (its own database): bench/results/*.json and
+# docs/benchmarks.md. ONLY=<name> for one, FULL=1 for the full scale; nothing here is asserted.
 bench: provision venv
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python -m bench.run $(if $(FULL),--scale full) $(ONLY)

@@ -75,8 +75,10 @@ def token_create(
     scopes: list[str],
     expires_at: datetime | None = None,
     context: RequestContext = SYSTEM,
+    issued_by: User | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token; returns it with its secret, which is never stored and never shown again."""
+    """Create a token; returns it with its secret, which is never stored and never shown again.
+    `issued_by` is the operator who created it for the user (from the admin), named in the audit log."""
     if expires_at is not None and expires_at <= timezone.now():
         raise ServiceError("expires_at must be in the future.", fields={"expires_at": ["Must be in the future."]})
     scopes = sorted(set(scopes))
@@ -95,7 +97,12 @@ def token_create(
             action=AuditAction.TOKEN_CREATED,
             context=context,
             target=token,
-            details={"name": name, "scopes": scopes, "prefix": prefix},
+            details={
+                "name": name,
+                "scopes": scopes,
+                "prefix": prefix,
+                **({"issued_by": issued_by.email} if issued_by is not None else {}),
+            },
         )
     return token, secret
 

@@ -14,10 +14,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from accounts.ws_auth import WebSocketAuth  # noqa: E402
 from chronoverse.ops import answer_liveness_first  # noqa: E402
 from chronoverse.routing import websocket_urlpatterns  # noqa: E402
+from jobs.ping_ingress import PingIngress  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": answer_liveness_first(django_asgi_app),
+        # Liveness and pings are answered before Django: see each one's module.
+        "http": answer_liveness_first(PingIngress(django_asgi_app)),
         "websocket": WebSocketAuth(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -86,7 +86,11 @@ def keyset_page(
             for j in range(i):
                 step &= Q(**{names[j]: values[j]})
             after |= step
-        queryset = queryset.filter(after)
+        # The first key's bound, redundant with the OR above, is what lets the index range start at
+        # the cursor: without it the planner walks the index from the first row and filters, so a
+        # deep page cost as much as all the pages before it.
+        bound = Q(**{f"{names[0]}__{'lte' if ordering[0].startswith('-') else 'gte'}": values[0]})
+        queryset = queryset.filter(bound & after)
     items = list(queryset[: limit + 1])
     if len(items) <= limit:
         return Page(items, None)

@@ -36,21 +36,28 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 def rate_limit_hit(scope: str, ident: str) -> RateDecision:
     """Count one hit for `ident` under the limit named `scope` in settings.RATE_LIMITS."""
+    return rate_limit_hits(scope, [ident])[0]
+
+
+def rate_limit_hits(scope: str, idents: list[str]) -> list[RateDecision]:
+    """Count one hit for each of `idents` (in order; one may repeat) in one round trip to Redis."""
+    if not idents:
+        return []
     limit, period = parse_rate(settings.RATE_LIMITS[scope])
     now = time.time()
     window = int(now // period)
-    key = f"ratelimit:{scope}:{ident}:{window}"
     try:
-        pipe = get_redis().pipeline()
-        pipe.incr(key)
-        pipe.expire(key, period + 1, nx=True)
-        count = pipe.execute()[0]
+        pipe = get_redis().pipeline(transaction=False)
+        for ident in idents:
+            key = f"ratelimit:{scope}:{ident}:{window}"
+            pipe.incr(key)
+            pipe.expire(key, period + 1, nx=True)
+        counts = pipe.execute()[::2]
     except redis.RedisError:
         logger.warning("rate limit %s not enforced: Redis unreachable", scope, exc_info=True)
-        return RateDecision(True, 0.0)
-    if count <= limit:
-        return RateDecision(True, 0.0)
-    return RateDecision(False, (window + 1) * period - now)
+        return [RateDecision(True, 0.0)] * len(idents)
+    retry_after = (window + 1) * period - now
+    return [RateDecision(True, 0.0) if count <= limit else RateDecision(False, retry_after) for count in counts]
 
 
 def rate_limit_spent(scope: str, ident: str) -> RateDecision:

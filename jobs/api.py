@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 from asgiref.sync import sync_to_async
@@ -50,7 +49,7 @@ class JobSerializer(ModelSerializer):
 class LogSerializer(ModelSerializer):
     class Meta:
         model = JobLog
-        fields = [field.name for field in dataclasses.fields(LogLine)]
+        fields = list(LogLine._fields)
 
     def to_representation(self, row: JobLog) -> dict:
         return LogLine.of(row).as_dict()

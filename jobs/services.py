@@ -544,24 +544,74 @@ def heartbeats_complete(*, job_ids: list) -> int:
                     updated_at=now,
                 ),
             ]
-        notification_copy_many(notifications)
-        _start_dependents(jobs)
-        users = {job.user_id: job.user for job in jobs}
-        transaction.on_commit(lambda: notification_publish_many(notifications, users), robust=True)
-        Workflow.objects.filter(pk__in={j.workflow_id for j in jobs}, consecutive_job_failures_count__gt=0).update(
-            consecutive_job_failures_count=0
-        )
-        events = []
-        tagged = []
-        for job in jobs:
-            data = job_status_data(job)
-            events += [(job.pk, "status", data), (job.pk, "end", data)]
-            tagged.append(client_events.tag_envelope(job, data))
-            if job.workflow.next_run_at is None and job.workflow.runs_on_clock:
-                _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
-        transaction.on_commit(lambda: publish_events(events), robust=True)
-        client_events.publish_on_commit(tagged)
+        _completed_many(jobs, notifications)
     return len(jobs)
+
+
+def held_jobs_complete(*, jobs: list[tuple[Job, int | None]], worker: str) -> list[Job]:
+    """Complete many RUNNING jobs that `worker` holds, each with its exit code, in a few statements
+    (the slots that a batch of pings settles). Returns those completed: a job canceled, reaped or
+    already settled meanwhile is left as it is."""
+    now = timezone.now()
+    with transaction.atomic():
+        held = set(
+            Job.objects.select_for_update(of=("self",))
+            .filter(
+                pk__in=[job.pk for job, _ in jobs],
+                status=JobStatus.RUNNING,
+                worker=worker,
+                cancel_requested_at__isnull=True,
+            )
+            .values_list("pk", flat=True)
+        )
+        done = []
+        for job, exit_code in jobs:
+            if job.pk not in held:
+                continue
+            held.discard(job.pk)  # one outcome per job
+            job.status, job.completed_at, job.exit_code, job.error = JobStatus.COMPLETED, now, exit_code, ""
+            job.duration_seconds = max(0.0, (now - (job.started_at or now)).total_seconds())
+            job.lease_expires_at, job.updated_at = None, now
+            done.append(job)
+        if not done:
+            return []
+        fields = ["status", "completed_at", "exit_code", "error", "duration_seconds", "lease_expires_at", "updated_at"]
+        Job.objects.bulk_update(done, fields)
+        notifications = [
+            Notification(
+                user=job.user,
+                kind=NotificationKind.JOB_COMPLETED,
+                payload=_job_payload(job, status=JobStatus.COMPLETED, duration_seconds=job.duration_seconds),
+                created_at=now,
+                updated_at=now,
+            )
+            for job in done
+        ]
+        _completed_many(done, notifications)
+    return done
+
+
+def _completed_many(jobs: list[Job], notifications: list[Notification]) -> None:
+    """What jobs completed together do beyond their own rows: their notifications (one COPY, pushed
+    after commit), their dependents, their workflows' failure counts reset, their live events (tag
+    listeners included), and the end of a schedule with no slot left."""
+    notification_copy_many(notifications)
+    _start_dependents(jobs)
+    users = {job.user_id: job.user for job in jobs}
+    transaction.on_commit(lambda: notification_publish_many(notifications, users), robust=True)
+    Workflow.objects.filter(pk__in={j.workflow_id for j in jobs}, consecutive_job_failures_count__gt=0).update(
+        consecutive_job_failures_count=0
+    )
+    events = []
+    tagged = []
+    for job in jobs:
+        data = job_status_data(job)
+        events += [(job.pk, "status", data), (job.pk, "end", data)]
+        tagged.append(client_events.tag_envelope(job, data))
+        if job.workflow.next_run_at is None and job.workflow.runs_on_clock:
+            _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
+    transaction.on_commit(lambda: publish_events(events), robust=True)
+    client_events.publish_on_commit(tagged)
 
 
 # -- canceling ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -23,7 +24,7 @@ from chronoverse.dashboard import owned_or_404
 from chronoverse.errors import ServiceError
 from chronoverse.ratelimit import client_ip
 from jobs import pings, selectors, services
-from jobs.models import UNFINISHED, Job, JobStatus, PingKind
+from jobs.models import UNFINISHED, Job, JobStatus
 from workflows import selectors as workflow_selectors
 from workflows.models import Workflow, WorkflowKind, ack_timeout
 from workflows.pings import ping_url
@@ -85,6 +86,7 @@ def workflow_detail_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -
             "dependents": dependents,
             "ping_url": ping_url(workflow),
             "pings": recent_pings,
+            "pings_api_url": f"{reverse('workflow-pings', args=[workflow.id])}?limit={RECENT_JOBS}",
             "client_sockets": client_sockets,
             "connected_clients": (
                 selectors.client_connections_live(user=request.user, client_name=workflow.payload["client_name"])
@@ -144,18 +146,16 @@ def workflow_delete_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -
 @csrf_exempt
 @require_http_methods(["GET", "HEAD", "POST"])
 def ping_view(request: HttpRequest, key: str, signal: str = "") -> HttpResponse:
-    """`/ping/<key>[/start|/fail|/<0-255>]`: no session, no CSRF, no auth but the key itself."""
-    if signal in ("", "start", "fail"):
-        kind, exit_status = {"": PingKind.SUCCESS, "start": PingKind.START, "fail": PingKind.FAIL}[signal], None
-    elif signal.isdigit() and len(signal) <= 3 and int(signal) <= 255:
-        exit_status = int(signal)
-        kind = PingKind.SUCCESS if exit_status == 0 else PingKind.FAIL
-    else:
-        return HttpResponse("Not found", status=404, content_type="text/plain")
+    """`/ping/<key>[/start|/fail|/<0-255>]`: no session, no CSRF, no auth but the key itself. The web
+    processes answer these before Django (jobs.ping_ingress); this view serves WSGI and the tests."""
+    parsed = pings.ping_signal(signal)
+    if parsed is None:
+        return HttpResponse(pings.ANSWER_TEXT[404], status=404, content_type="text/plain")
+    kind, exit_status = parsed
     body = request.read(pings.MAX_BODY_BYTES) if request.method == "POST" else b""
     answer = pings.ping_receive(
-        key=key,
-        call=pings.PingCall(
+        pings.PingCall(
+            key=key,
             kind=kind,
             exit_status=exit_status,
             remote_addr=client_ip(request),
@@ -163,11 +163,7 @@ def ping_view(request: HttpRequest, key: str, signal: str = "") -> HttpResponse:
             body=body,
         ),
     )
-    if answer.status == 200:
-        return HttpResponse("OK", content_type="text/plain")
-    response = HttpResponse(
-        "Too many pings" if answer.status == 429 else "Not found", status=answer.status, content_type="text/plain"
-    )
+    response = HttpResponse(pings.ANSWER_TEXT[answer.status], status=answer.status, content_type="text/plain")
     if answer.status == 429:
         response["Retry-After"] = str(max(1, round(answer.retry_after)))
     return response

@@ -14,14 +14,15 @@ from django import forms
 
 from chronoverse.errors import ServiceError
 from workflows.models import BuildStatus, ConcurrencyPolicy, Workflow, WorkflowKind
+from workflows.schedule import is_recurrence
 
 TIMING_CHOICES = [
     ("interval", "Every N minutes"),
     ("cron", "Cron expression"),
     ("rrule", "RRULE (RFC 5545)"),
+    ("recurrence", "Recurrence object (JSON)"),
     ("at", "Once, at a time"),
 ]
-SCHEDULE_KEYS = ("cron", "rrule", "at")
 
 # The service names a nested input by its path (`payload.image`, `schedule.cron`); these are the
 # form inputs that hold each top-level name. Anything else is shown above the form.
@@ -83,7 +84,9 @@ class WorkflowForm(forms.Form):
         required=False,
         label="Schedule",
         widget=forms.TextInput(attrs={"spellcheck": "false"}),
-        help_text="Cron (*/5 * * * *), RRULE (FREQ=DAILY;BYHOUR=9) or an RFC 3339 time (2030-01-01T09:00:00Z).",
+        help_text="Cron (*/5 * * * *), RRULE (FREQ=DAILY;BYHOUR=9), a recurrence object "
+        '({"frequency": "weekly", "by_day": ["MO", "FR"], "by_hour": [9], "by_minute": [0]}) '
+        "or an RFC 3339 time (2030-01-01T09:00:00Z).",
     )
     timezone = forms.CharField(initial="UTC", required=False, help_text="IANA name, e.g. Europe/Paris.")
     max_consecutive_job_failures_allowed = forms.IntegerField(
@@ -130,11 +133,23 @@ class WorkflowForm(forms.Form):
     def clean_tags(self) -> list[str]:
         return [tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("timing") == "recurrence" and cleaned.get("schedule_value", "").strip():
+            # The object goes to the service as JSON; what it holds, the service checks.
+            try:
+                cleaned["schedule_value"] = json.loads(cleaned["schedule_value"])
+            except ValueError as exc:
+                self.add_error("schedule_value", f"Not valid JSON: {exc}.")
+        return cleaned
+
     def _timing(self) -> dict:
         data = self.cleaned_data
         if data["timing"] == "interval":
             return {"interval": data["interval"]}
         # An empty value is passed on as such, so the service reports it with its own message.
+        if data["timing"] == "recurrence":
+            return {"schedule": data["schedule_value"]}
         return {"schedule": {data["timing"]: data["schedule_value"]}}
 
     def to_data(self) -> dict:
@@ -178,11 +193,12 @@ class WorkflowForm(forms.Form):
             if field not in self.fields:
                 field = None
             for message in messages:
-                # Inside the payload or the tags the key matters (`image: ...`); the schedule input
-                # holds the one value, and above the form the full name says what it is about.
+                # Inside the payload, the tags or a recurrence object the key matters (`image: ...`);
+                # the schedule input otherwise holds the one value, and above the form the full name
+                # says what it is about.
                 if field is None and name != "non_field_errors":
                     message = f"{name}: {message}"
-                elif rest and top != "schedule":
+                elif rest and not (top == "schedule" and rest in ("cron", "rrule", "at")):
                     message = f"{rest}: {message}"
                 self.add_error(field, message)
 
@@ -192,7 +208,14 @@ class WorkflowEditForm(WorkflowForm):
 
     def __init__(self, *args: Any, workflow: Workflow, **kwargs: Any) -> None:
         self.workflow = workflow
-        timing = "interval" if workflow.interval is not None else next(iter(workflow.schedule or {"cron": ""}))
+        schedule = workflow.schedule or {}
+        if workflow.interval is not None:
+            timing, schedule_value = "interval", ""
+        elif is_recurrence(schedule):
+            timing, schedule_value = "recurrence", json.dumps(schedule)
+        else:
+            timing = next(iter(schedule or {"cron": ""}))
+            schedule_value = schedule.get(timing, "")
         kwargs.setdefault(
             "initial",
             {
@@ -201,7 +224,7 @@ class WorkflowEditForm(WorkflowForm):
                 "payload": json.dumps(workflow.payload, indent=2),
                 "timing": timing,
                 "interval": workflow.interval,
-                "schedule_value": (workflow.schedule or {}).get(timing, ""),
+                "schedule_value": schedule_value,
                 "timezone": workflow.timezone,
                 "max_consecutive_job_failures_allowed": workflow.max_consecutive_job_failures_allowed,
                 "concurrency_policy": workflow.concurrency_policy,

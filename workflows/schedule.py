@@ -1,4 +1,5 @@
-"""When a workflow runs: an interval grid, a cron line, an RFC 5545 rule, or one time.
+"""When a workflow runs: an interval grid, a cron line, an RFC 5545 rule (written as an RRULE or as a
+recurrence object), or one time.
 
 cron and rrule are evaluated on the local wall clock of the workflow's timezone and then placed
 on the timeline, so `0 9 * * *` stays at 09:00 local across DST changes. A wall time repeated when
@@ -8,20 +9,28 @@ same offset as before the jump (02:30 becomes 03:30).
 
 from __future__ import annotations
 
+import calendar
+import math
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import TypeGuard
 
 from croniter import CroniterBadCronError, CroniterBadDateError, CroniterNotAlphaError, croniter
-from dateutil.rrule import DAILY, HOURLY, MINUTELY, SECONDLY, WEEKLY, rrule, rrulestr
+from dateutil.rrule import DAILY, HOURLY, MINUTELY, MONTHLY, SECONDLY, WEEKLY, YEARLY, rrule, rrulestr
 
 # Searching forward stops here: a rule with no occurrence within this horizon never runs.
 _HORIZON = timedelta(days=366 * 5)
 
 
 class ScheduleError(ValueError):
-    """A schedule that cannot be evaluated; the message says why, for a 400."""
+    """A schedule that cannot be evaluated; the message says why, for a 400 on `field` (a key of
+    the schedule object) when one part is to blame."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 @cache
@@ -78,6 +87,103 @@ def parse_rrule(text: str, anchor: datetime) -> rrule:
         # An UNTIL given in UTC (`...Z`) is compared with naive local times below.
         raise ScheduleError("Write UNTIL as a local time without 'Z'; the workflow's timezone applies.")
     return rule
+
+
+# The recurrence object: `{"frequency", "interval"?, "by_day"?, "by_month_day"?, "by_month"?,
+# "by_hour"?, "by_minute"?}`, the JSON spelling of an RRULE's FREQ, INTERVAL and BY* parts.
+FREQUENCIES = {
+    "minutely": MINUTELY,
+    "hourly": HOURLY,
+    "daily": DAILY,
+    "weekly": WEEKLY,
+    "monthly": MONTHLY,
+    "yearly": YEARLY,
+}
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+MAX_RECURRENCE_INTERVAL = 1000
+# Each list of the object and the RRULE part it is.
+RECURRENCE_PARTS = {
+    "by_month": "BYMONTH",
+    "by_month_day": "BYMONTHDAY",
+    "by_day": "BYDAY",
+    "by_hour": "BYHOUR",
+    "by_minute": "BYMINUTE",
+}
+RECURRENCE_KEYS = frozenset({"frequency", "interval", *RECURRENCE_PARTS})
+
+
+def is_recurrence(schedule: dict | None) -> TypeGuard[dict]:
+    return schedule is not None and "frequency" in schedule
+
+
+def recurrence_rrule(recurrence: dict) -> str:
+    """The RRULE a (validated) recurrence object stands for: the engine evaluates exactly that rule."""
+    parts = [f"FREQ={recurrence['frequency'].upper()}"]
+    if "interval" in recurrence:
+        parts.append(f"INTERVAL={recurrence['interval']}")
+    for key, name in RECURRENCE_PARTS.items():
+        if key in recurrence:
+            parts.append(f"{name}={','.join(str(value) for value in recurrence[key])}")
+    return ";".join(parts)
+
+
+def calendar_rrule(schedule: dict) -> str:
+    """The RRULE of a calendar schedule that is not cron: its own text, or its recurrence object's."""
+    return recurrence_rrule(schedule) if is_recurrence(schedule) else schedule["rrule"]
+
+
+def check_recurrence(recurrence: dict, anchor: datetime) -> None:
+    """Refuse a (well-formed) recurrence object that can never run from the naive local `anchor`.
+
+    dateutil finds no occurrence of such a rule only by walking every period up to the year 9999:
+    seconds, over a minute for some minutely rules. The rule repeats itself, so the few ways it can
+    be empty are decided here at once, with the part to blame:
+    - a day of the month that none of its months has (the 30th of February);
+    - an interval that, stepping from the anchor, never lands on the allowed weekdays, hours and
+      minutes (daily, hourly and minutely steps repeat every week) or months (monthly steps repeat
+      every year).
+    """
+    frequency = FREQUENCIES[recurrence["frequency"]]
+    interval = recurrence.get("interval", 1)
+    # Monthly and yearly rules with no day of their own take the anchor's, and a yearly one its month
+    # too (as dateutil and RFC 5545 do).
+    dayless = frequency in (MONTHLY, YEARLY) and not {"by_month_day", "by_day"} & set(recurrence)
+    month_days = [anchor.day] if dayless else recurrence.get("by_month_day")
+    months = recurrence.get("by_month") or ([anchor.month] if dayless and frequency == YEARLY else range(1, 13))
+    if month_days is not None:
+        # Leap years give February its 29th.
+        longest = {month: 29 if month == 2 else calendar.monthrange(2001, month)[1] for month in months}
+        if not any(abs(day) <= longest[month] for day in month_days for month in months):
+            field = "by_month_day" if "by_month_day" in recurrence else "by_month"
+            raise ScheduleError(
+                f"No month among {sorted(months)} has day {month_days}: the rule never runs.", field=field
+            )
+    if interval == 1:
+        return
+    if frequency == MONTHLY and "by_month" in recurrence:
+        step = math.gcd(interval, 12)
+        if all((month - anchor.month) % step for month in recurrence["by_month"]):
+            raise ScheduleError(
+                f"Every {interval} months from {anchor:%B} never falls in the months given.", field="interval"
+            )
+    unit = {MINUTELY: 1, HOURLY: 60, DAILY: 1440}.get(frequency)
+    if unit is None or not {"by_day", "by_hour", "by_minute"} & set(recurrence):
+        return
+    # Minutes of the week (Monday 00:00 is 0) the steps can reach, and those the lists allow, at the
+    # resolution of one step's unit (a daily step reaches any hour of a day it lands on).
+    week = 7 * 1440
+    step = math.gcd(interval * unit, week)
+    start = (anchor.weekday() * 1440 + anchor.hour * 60 + anchor.minute) // unit * unit
+    days = [WEEKDAYS.index(day) for day in recurrence.get("by_day", WEEKDAYS)]
+    hours = recurrence.get("by_hour", range(24)) if unit < 1440 else [0]
+    minutes = recurrence.get("by_minute", range(60)) if unit < 60 else [0]
+    if all((day * 1440 + hour * 60 + minute - start) % step for day in days for hour in hours for minute in minutes):
+        what = {1: "minutes", 60: "hours", 1440: "days"}[unit]
+        raise ScheduleError(
+            f"Every {interval} {what} from {anchor:%a %H:%M} never lands on the given "
+            f"{', '.join(key for key in ('by_day', 'by_hour', 'by_minute') if key in recurrence)}.",
+            field="interval",
+        )
 
 
 def runs_on_clock(schedule: dict | None) -> bool:
@@ -150,7 +256,7 @@ class Plan:
                     return None
             else:
                 anchor = _local_wall(self.start_at or self.anchor, zone).replace(second=0, microsecond=0)
-                candidate_wall = _rrule_after(self.schedule["rrule"], anchor, wall)
+                candidate_wall = _rrule_after(calendar_rrule(self.schedule), anchor, wall)
                 if candidate_wall is None:
                     return None
             candidate = _place(candidate_wall, zone)
@@ -187,7 +293,12 @@ def _rrule_after(text: str, anchor: datetime, wall: datetime) -> datetime | None
         periods = (wall - anchor) // step - 1
         if periods > 0:
             rule = parse_rrule(text, anchor + step * periods)
-    return rule.after(wall)
+    try:
+        return rule.after(wall)
+    except ValueError as exc:
+        # dateutil finds some empty rules only while walking them (an interval that, from this
+        # start, never reaches BYHOUR).
+        raise ScheduleError(f"Invalid RRULE: {exc}") from None
 
 
 def parse_at(value: str | datetime) -> datetime:

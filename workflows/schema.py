@@ -15,6 +15,7 @@ from chronoverse.schema import strict_request
 from chronoverse.serializers import StrictSerializer
 from workflows.models import DependencyOutcome
 from workflows.payloads import SCHEMAS
+from workflows.schedule import FREQUENCIES, MAX_RECURRENCE_INTERVAL, WEEKDAYS
 from workflows.validation import TAG
 
 
@@ -24,6 +25,39 @@ class CronSchedule(StrictSerializer):
 
 class RruleSchedule(StrictSerializer):
     rrule = serializers.CharField(help_text="An RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO,FR;BYHOUR=9;BYMINUTE=0.")
+
+
+class RecurrenceSchedule(StrictSerializer):
+    """The rule of the equivalent RRULE, in JSON; anchored at start_at, or else the creation time."""
+
+    frequency = serializers.ChoiceField(
+        choices=list(FREQUENCIES), help_text="The RRULE's FREQ; read in any case, stored in lower case."
+    )
+    interval = serializers.IntegerField(
+        min_value=1, max_value=MAX_RECURRENCE_INTERVAL, required=False, help_text="Every n-th period; default 1."
+    )
+    by_day = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(WEEKDAYS)),
+        min_length=1,
+        required=False,
+        help_text="Weekdays (BYDAY); read in any case, stored in upper case.",
+    )
+    by_month_day = serializers.ListField(
+        child=serializers.IntegerField(min_value=-31, max_value=31),
+        min_length=1,
+        required=False,
+        help_text="Days of the month, 1 to 31 or -31 to -1 from its end (0 is refused); a month without the "
+        "day is skipped.",
+    )
+    by_month = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=12), min_length=1, required=False
+    )
+    by_hour = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=23), min_length=1, required=False
+    )
+    by_minute = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=59), min_length=1, required=False
+    )
 
 
 class DependencySchedule(StrictSerializer):
@@ -47,7 +81,14 @@ class PayloadFieldExtension(OpenApiSerializerFieldExtension):
     def map_serializer_field(self, auto_schema, direction) -> dict:
         shapes = _refs(auto_schema, direction, SCHEMAS.values())
         if direction == "request":
-            shapes.append({"type": "string", "description": "The same object written as a JSON string."})
+            # Only a string that holds an object is accepted: it starts with `{` and ends with `}`.
+            shapes.append(
+                {
+                    "type": "string",
+                    "pattern": r"^\s*\{[\s\S]*\}\s*$",
+                    "description": "The same object written as a JSON string.",
+                }
+            )
         return {"anyOf": shapes}
 
 
@@ -55,7 +96,8 @@ class ScheduleFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "workflows.validation.ScheduleField"
 
     def map_serializer_field(self, auto_schema, direction) -> dict:
-        return {"oneOf": _refs(auto_schema, direction, (CronSchedule, RruleSchedule, AtSchedule, DependencySchedule))}
+        shapes = (CronSchedule, RruleSchedule, RecurrenceSchedule, AtSchedule, DependencySchedule)
+        return {"oneOf": _refs(auto_schema, direction, shapes)}
 
 
 class MetadataFieldExtension(OpenApiSerializerFieldExtension):

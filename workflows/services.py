@@ -105,8 +105,9 @@ def workflow_create(
         existing = _idempotent_replay(user, idempotency_key, request_hash)
         if existing is not None:
             return existing, False
-    fields = clean_create(data)
+    # The creation time is also where a calendar rule without start_at starts: validated from it.
     now = timezone.now()
+    fields = clean_create(data, now=now)
     try:
         with transaction.atomic():
             _check_workflow_quota(user)

@@ -26,7 +26,21 @@ from workflows.models import (
     Workflow,
     WorkflowKind,
 )
-from workflows.schedule import Plan, ScheduleError, get_zone, parse_at, parse_cron, parse_rrule
+from workflows.schedule import (
+    FREQUENCIES,
+    MAX_RECURRENCE_INTERVAL,
+    RECURRENCE_KEYS,
+    RECURRENCE_PARTS,
+    WEEKDAYS,
+    Plan,
+    ScheduleError,
+    check_recurrence,
+    get_zone,
+    is_recurrence,
+    parse_at,
+    parse_cron,
+    parse_rrule,
+)
 
 TAG = re.compile(r"^[a-z0-9_.-]{1,64}$")
 UPDATABLE = (
@@ -93,7 +107,8 @@ class WorkflowFields(StrictSerializer):
     schedule = ScheduleField(
         required=False,
         allow_null=True,
-        help_text='{"cron": "*/5 * * * *"} | {"rrule": "FREQ=..."} | {"at": "<RFC 3339>"}',
+        help_text='{"cron": "*/5 * * * *"} | {"rrule": "FREQ=..."} | {"frequency": "daily", ...} | '
+        '{"at": "<RFC 3339>"} | {"after": "<workflow id>", "on": ...}',
     )
     timezone = StrictCharField(required=False, max_length=64, help_text="IANA name; default UTC.")
     max_consecutive_job_failures_allowed = StrictIntegerField(min_value=1, max_value=100, required=False)
@@ -147,16 +162,100 @@ def clean_dependency(schedule: dict) -> dict:
     return {"after": str(after), "on": on}
 
 
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _month_day(value: Any) -> str | None:
+    if not _is_integer(value) or not (1 <= value <= 31 or -31 <= value <= -1):
+        return "Must be a day of the month, 1 to 31, or -31 to -1 counting from the month's end."
+    return None
+
+
+def _weekday(value: Any) -> str | None:
+    if not isinstance(value, str) or value.upper() not in WEEKDAYS:
+        return f"Must be one of {', '.join(WEEKDAYS)}."
+    return None
+
+
+def _integer_in(low: int, high: int, what: str):
+    def check(value: Any) -> str | None:
+        if not _is_integer(value) or not low <= value <= high:
+            return f"Must be {what}, an integer from {low} to {high}."
+        return None
+
+    return check
+
+
+_RECURRENCE_ITEMS = {
+    "by_day": _weekday,
+    "by_month_day": _month_day,
+    "by_month": _integer_in(1, 12, "a month"),
+    "by_hour": _integer_in(0, 23, "an hour"),
+    "by_minute": _integer_in(0, 59, "a minute"),
+}
+
+
+def clean_recurrence(schedule: dict) -> dict:
+    """A recurrence object, every bad part named (`schedule.by_day.2`, as DRF names list items).
+
+    Stored normalized, which changes no run: `frequency` in lower case, `by_day` in upper case (both
+    are read in any case) and week order, the other lists sorted, repeats dropped; `interval` only
+    when given.
+    """
+    errors: dict[str, list[str]] = {}
+    for key in sorted(set(schedule) - RECURRENCE_KEYS):
+        errors[f"schedule.{key}"] = [f"Unknown field; a recurrence object has {', '.join(sorted(RECURRENCE_KEYS))}."]
+    frequency = schedule.get("frequency")
+    if "frequency" not in schedule:
+        errors["schedule.frequency"] = [f"Required in a recurrence object: one of {', '.join(FREQUENCIES)}."]
+    elif not isinstance(frequency, str) or frequency.lower() not in FREQUENCIES:
+        errors["schedule.frequency"] = [f"Must be one of {', '.join(FREQUENCIES)}."]
+    interval = schedule.get("interval", 1)
+    if not _is_integer(interval) or not 1 <= interval <= MAX_RECURRENCE_INTERVAL:
+        errors["schedule.interval"] = [f"Must be an integer from 1 to {MAX_RECURRENCE_INTERVAL}."]
+    for key, check in _RECURRENCE_ITEMS.items():
+        if key not in schedule:
+            continue
+        values = schedule[key]
+        if not isinstance(values, list) or not values:
+            errors[f"schedule.{key}"] = ["Must be a non-empty list."]
+            continue
+        for index, value in enumerate(values):
+            problem = check(value)
+            if problem:
+                errors[f"schedule.{key}.{index}"] = [problem]
+    if errors:
+        _raise(errors)
+    cleaned: dict[str, Any] = {"frequency": str(frequency).lower()}
+    if "interval" in schedule:
+        cleaned["interval"] = interval
+    for key in RECURRENCE_PARTS:
+        if key == "by_day" and key in schedule:
+            given = {day.upper() for day in schedule[key]}
+            cleaned[key] = [day for day in WEEKDAYS if day in given]
+        elif key in schedule:
+            cleaned[key] = sorted(set(schedule[key]))
+    return cleaned
+
+
 def clean_schedule(schedule: Any, zone_name: str, *, now: datetime) -> dict:
     if isinstance(schedule, dict) and "after" in schedule:
         return clean_dependency(schedule)
+    if isinstance(schedule, dict) and set(schedule) & RECURRENCE_KEYS and not {"cron", "rrule", "at"} & set(schedule):
+        return clean_recurrence(schedule)
     if not isinstance(schedule, dict) or len(schedule) != 1:
         _raise(
-            {"schedule": ['Must be one of {"cron": ...}, {"rrule": ...}, {"at": ...} or {"after": ..., "on": ...}.']}
+            {
+                "schedule": [
+                    'Must be one of {"cron": ...}, {"rrule": ...}, {"at": ...}, a recurrence object '
+                    '{"frequency": ..., ...} or {"after": ..., "on": ...}.'
+                ]
+            }
         )
     ((key, value),) = schedule.items()
     if key not in ("cron", "rrule", "at"):
-        _raise({f"schedule.{key}": ["Unknown field; use cron, rrule, at or after."]})
+        _raise({f"schedule.{key}": ["Unknown field; use cron, rrule, at, frequency or after."]})
     if not isinstance(value, str) or not value.strip() or len(value) > 1024:
         _raise({f"schedule.{key}": ["Must be a non-empty string."]})
     try:
@@ -174,8 +273,9 @@ def clean_schedule(schedule: Any, zone_name: str, *, now: datetime) -> dict:
     return {"at": format_timestamp(at)}
 
 
-def check_timing(fields: dict, *, now: datetime) -> None:
-    """Cross-field rules of the timing fields; `fields` holds the complete resulting values."""
+def check_timing(fields: dict, *, now: datetime, anchor: datetime) -> None:
+    """Cross-field rules of the timing fields; `fields` holds the complete resulting values and
+    `anchor` is the workflow's creation time, where a rule without start_at starts."""
     try:
         get_zone(fields["timezone"])
     except ScheduleError as exc:
@@ -187,21 +287,33 @@ def check_timing(fields: dict, *, now: datetime) -> None:
         _raise({"end_at": ["Must be in the future."]})
     if start_at is not None and end_at is not None and end_at <= start_at:
         _raise({"end_at": ["Must be after start_at."]})
+    schedule = fields.get("schedule")
     plan = Plan(
         interval=fields.get("interval"),
-        schedule=fields.get("schedule"),
+        schedule=schedule,
         timezone=fields["timezone"],
         start_at=start_at,
         end_at=end_at,
-        anchor=now,
+        anchor=anchor,
     )
-    if plan.runs_on_clock and plan.first_run(now) is None:
-        _raise({"schedule" if fields.get("schedule") else "end_at": ["The schedule never runs before end_at."]})
+    try:
+        if is_recurrence(schedule):
+            zone = get_zone(fields["timezone"])
+            rule_start = (start_at or anchor).astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
+            check_recurrence(schedule, rule_start)
+        first_run = plan.first_run(now) if plan.runs_on_clock else None
+    except ScheduleError as exc:
+        # Some rules are empty only from a given start (dateutil refuses BYHOUR=1 every two hours
+        # from an even hour).
+        part = exc.field or ("rrule" if schedule and "rrule" in schedule else None)
+        _raise({f"schedule.{part}" if part else "schedule": [str(exc)]})
+    if plan.runs_on_clock and first_run is None:
+        _raise({"schedule" if schedule else "end_at": ["The schedule never runs before end_at."]})
 
 
-def clean_create(data: Any) -> dict:
-    """Validated fields for a new workflow, with defaults applied."""
-    now = dj_timezone.now()
+def clean_create(data: Any, *, now: datetime | None = None) -> dict:
+    """Validated fields for a new workflow created at `now`, with defaults applied."""
+    now = now or dj_timezone.now()
     alias = None
     if isinstance(data, dict) and "kind" in data:
         kind, alias = canonical_kind(data["kind"])
@@ -222,13 +334,13 @@ def clean_create(data: Any) -> dict:
         fields["schedule"] = clean_schedule(fields["schedule"], fields.get("timezone", "UTC"), now=now)
     else:
         fields["schedule"] = None
-    check_timing(fields, now=now)
+    check_timing(fields, now=now, anchor=now)
     return fields
 
 
 def current_fields(workflow: Workflow) -> dict:
     """A workflow's values as `clean_update` compares them with an update."""
-    return {name: getattr(workflow, name) for name in ("kind", *UPDATABLE, "start_at", "end_at")}
+    return {name: getattr(workflow, name) for name in ("kind", *UPDATABLE, "start_at", "end_at", "created_at")}
 
 
 def clean_update(current: dict, data: Any) -> dict:
@@ -262,5 +374,5 @@ def clean_update(current: dict, data: Any) -> dict:
     if fields.get("schedule") is not None:
         fields["schedule"] = clean_schedule(fields["schedule"], zone, now=now)
     if {"interval", "schedule", "timezone"} & set(fields):
-        check_timing({**current, **fields}, now=now)
+        check_timing({**current, **fields}, now=now, anchor=current["created_at"])
     return {name: value for name, value in fields.items() if current.get(name) != value}

@@ -148,6 +148,7 @@ def test_the_schema_types_payload_and_schedule_so_clients_can_build_bodies(tmp_p
     assert [shape["$ref"].rsplit("/", 1)[1] for shape in heartbeat_on_schedule["properties"]["schedule"]["oneOf"]] == [
         "CronScheduleRequest",
         "RruleScheduleRequest",
+        "RecurrenceScheduleRequest",
         "AtScheduleRequest",
         "DependencyScheduleRequest",
     ]

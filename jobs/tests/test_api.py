@@ -193,6 +193,19 @@ def test_the_log_writer_truncates_long_lines_and_caps_a_job(user, settings):
     assert [line.sequence for line in stored] == list(range(1, 12))
 
 
+def test_lines_are_stored_exactly_whatever_they_contain(user, settings):
+    settings.LOG_MAX_LINE_BYTES = 300
+    job = job_with_logs(user, 0)
+    lines = ["tab\there", "back\\slash \\N \\t", "carriage\rinside", "ünïcødé ✓ 🚀", "", "é" * 100]
+
+    with LogWriter(job.pk) as log:
+        log.feed("stdout", "".join(f"{line}\n" for line in lines).encode())
+        log.write("stderr", "a line of its own\twith a tab")
+
+    stored = list(JobLog.objects.filter(job=job).order_by("sequence").values_list("stream", "message"))
+    assert stored == [("stdout", line) for line in lines] + [("stderr", "a line of its own\twith a tab")]
+
+
 def test_prune_logs_deletes_only_old_jobs_logs(user, settings):
     settings.LOG_RETENTION_DAYS = 7
     old, recent = job_with_logs(user, 4), job_with_logs(user, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -158,6 +159,19 @@ def test_the_ping_body_reaches_the_jobs_log_and_the_ping_log(auth_api, client, d
     assert [(p["kind"], p["body"], p["job_id"]) for p in listed["pings"]] == [
         ("success", "backup done\nsize 3 GB\n", str(job.pk))
     ]
+
+
+def test_the_workflow_page_reads_its_ping_log_live_from_the_api(auth_api, client, user):
+    workflow = ping_workflow(auth_api)
+    client.force_login(user)
+    page = client.get(f"/workflows/{workflow['id']}/").content.decode()
+    api_url = re.search(r'data-pings-url="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert "No ping yet." in page
+
+    client.get(path(workflow["ping_url"], "/5"), HTTP_USER_AGENT="cron")
+
+    (ping,) = client.get(api_url, HTTP_ACCEPT="application/json").json()["pings"]
+    assert (ping["kind"], ping["exit_status"], ping["user_agent"]) == ("fail", 5, "cron")
 
 
 def test_another_user_cannot_read_the_ping_log_or_rotate_the_key(auth_api, api, make_user, make_token):

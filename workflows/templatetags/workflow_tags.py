@@ -10,15 +10,19 @@ from django import template
 from accounts.models import User
 from workflows import selectors
 from workflows.models import Workflow
+from workflows.schedule import is_recurrence, recurrence_rrule
 
 register = template.Library()
 
 
 @register.filter
 def schedule_label(workflow: Workflow) -> str:
-    """When a workflow runs, in one line: `every 5 min`, `cron */5 * * * *`, `at 2030-01-01T09:00:00Z`."""
+    """When a workflow runs, in one line: `every 5 min`, `cron */5 * * * *`, `at 2030-01-01T09:00:00Z`;
+    a recurrence object as its RRULE (`recurrence FREQ=DAILY;BYHOUR=9`)."""
     if workflow.interval is not None:
         return f"every {workflow.interval} min"
+    if is_recurrence(workflow.schedule):
+        return f"recurrence {recurrence_rrule(workflow.schedule)}"
     if workflow.schedule and "after" in workflow.schedule:
         return f"after {workflow.schedule['after'][:8]} ({workflow.schedule['on']})"
     return " ".join(f"{key} {value}" for key, value in (workflow.schedule or {}).items())

@@ -69,6 +69,15 @@ CASES = [
     (base(interval=None, schedule={"cron": 5}), "schedule.cron"),
     (base(interval=None, schedule={"rrule": "FREQ=NEVER"}), "schedule.rrule"),
     (base(interval=None, schedule={"rrule": "FREQ=SECONDLY"}), "schedule.rrule"),
+    # Empty only from this start (02:43): dateutil finds it out while walking the rule.
+    (
+        base(interval=None, schedule={"rrule": "FREQ=MINUTELY;INTERVAL=90;BYHOUR=3,15"}, start_at="2031-01-07T02:43Z"),
+        "schedule.rrule",
+    ),
+    (
+        base(interval=None, schedule={"rrule": "FREQ=HOURLY;INTERVAL=2;BYHOUR=1"}, start_at="2031-01-07T02:00Z"),
+        "schedule.rrule",
+    ),
     (
         base(
             interval=None,
