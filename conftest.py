@@ -5,14 +5,19 @@ it; nothing is skipped."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import docker
 import pytest
+import redis
+import requests
 from django.conf import settings
 from rest_framework.test import APIClient
 
@@ -117,9 +122,6 @@ def local_registry(tmp_path_factory, docker_client) -> Iterator[dict]:
     Yields the image reference and the registry's log file.
     """
     import socket
-    import subprocess
-
-    import requests
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -181,11 +183,6 @@ def _test_database_env() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup, django_db_blocker) -> Iterator[str]:
     """The real ASGI server (daphne) on loopback, serving the test database."""
-    import subprocess
-    import sys
-
-    import requests
-
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chronoverse.asgi:application"],
@@ -237,3 +234,79 @@ def http_server():
     recorder.url = f"http://127.0.0.1:{server.server_address[1]}"
     yield recorder
     server.shutdown()
+
+
+@pytest.fixture
+def own_redis():
+    port = _free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def start() -> subprocess.Popen:
+        process = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for(lambda: _pings(url), timeout=10)
+        return process
+
+    handle = SimpleNamespace(url=url, process=start())
+
+    def stop() -> None:
+        handle.process.terminate()
+        handle.process.wait(timeout=10)
+
+    def restart() -> None:
+        stop()
+        handle.process = start()
+
+    handle.stop, handle.restart = stop, restart
+    handle.start = lambda: setattr(handle, "process", start())
+    handle.numpat = lambda: redis.Redis.from_url(url).pubsub_numpat()
+    yield handle
+    handle.process.terminate()
+    handle.process.wait(timeout=10)
+
+
+def _pings(url: str) -> bool:
+    try:
+        return redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def server(own_redis, settings, request, tmp_path):
+    """Daphne on the test database and on `own_redis`; this process publishes to the same Redis.
+    A test may set more of the server's environment: `@pytest.mark.server_env(NAME="value")`.
+    Its output is kept in `log` (a path) for a test to read."""
+    settings.REDIS_URL = own_redis.url
+    marker = request.node.get_closest_marker("server_env")
+    port = _free_port()
+    log_path = tmp_path / "server.log"
+    env = {**_test_database_env(), "REDIS_URL": own_redis.url, **(marker.kwargs if marker else {})}
+
+    def start() -> subprocess.Popen:
+        with open(log_path, "a") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chronoverse.asgi:application"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz", requests), timeout=30)
+        return process
+
+    handle = SimpleNamespace(
+        ws=f"ws://127.0.0.1:{port}", http=f"http://127.0.0.1:{port}", port=port, log=log_path, process=start()
+    )
+
+    def crash() -> None:
+        """SIGKILL, as the OOM killer would: nothing of the process runs after it."""
+        handle.process.kill()
+        handle.process.wait(timeout=10)
+
+    handle.crash = crash
+    handle.start = lambda: setattr(handle, "process", start())
+    yield handle
+    handle.process.terminate()
+    handle.process.wait(timeout=10)

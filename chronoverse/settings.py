@@ -301,6 +301,7 @@ SPECTACULAR_SETTINGS = {
         "HeartbeatKindEnum": ["HEARTBEAT"],
         "ContainerKindEnum": ["CONTAINER"],
         "WebhookKindEnum": ["WEBHOOK"],
+        "WebsocketKindEnum": ["WEBSOCKET"],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -411,6 +412,10 @@ SCRIPT_DEFAULT_IMAGE = env_str("SCRIPT_DEFAULT_IMAGE", "chronoverse/busybox:late
 # What the engine keeps of a job container's own output (the job log in Postgres has its own caps).
 CONTAINER_ENGINE_LOG_MAX_MB = env_int("CONTAINER_ENGINE_LOG_MAX_MB", 10, minimum=1)
 WEBHOOK_RETRY_BASE_DELAY = env_float("WEBHOOK_RETRY_BASE_DELAY", 1.0, minimum=0)
+# Client sockets (/ws/clients/): how long a new socket has to send its first message, and how often
+# an open client hook refreshes its presence and re-reads its waiting events from the database.
+CLIENT_SOCKET_HANDSHAKE_SECONDS = env_float("CLIENT_SOCKET_HANDSHAKE_SECONDS", 10.0, minimum=0.1)
+CLIENT_SOCKET_REFRESH_SECONDS = env_float("CLIENT_SOCKET_REFRESH_SECONDS", 15.0, minimum=0.1)
 LOG_MAX_LINE_BYTES = env_int("LOG_MAX_LINE_BYTES", 16 * 1024, minimum=256)
 LOG_MAX_LINES_PER_JOB = env_int("LOG_MAX_LINES_PER_JOB", 100_000, minimum=10)
 LOG_FLUSH_INTERVAL = env_float("LOG_FLUSH_INTERVAL", 0.2, minimum=0.01)

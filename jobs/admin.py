@@ -1,9 +1,11 @@
 from django.contrib import admin, messages
+from django.utils import timezone
 
 from accounts.services import RequestContext
 from chronoverse.errors import ServiceError
 from jobs import services
-from jobs.models import UNFINISHED, Job, JobLog, JobStatus
+from jobs.clients import stale_before
+from jobs.models import UNFINISHED, ClientConnection, ClientDelivery, Job, JobLog, JobStatus
 from workflows.admin import WorkflowAdmin
 from workflows.models import Workflow
 
@@ -32,6 +34,19 @@ class JobLogInline(admin.TabularInline):
         return False
 
 
+class ClientDeliveryInline(admin.StackedInline):
+    """A WEBSOCKET job's delivery: to how many sockets, acknowledged by which one, when."""
+
+    model = ClientDelivery
+    can_delete = False
+    fields = ["client_name", "sent_count", "acked_by", "acked_at"]
+    readonly_fields = fields  # type: ignore[assignment]  # a flat list of names; the stubs type `fields` as field groups
+    max_num = 0
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = [
@@ -52,7 +67,7 @@ class JobAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
     readonly_fields = [f.name for f in Job._meta.fields]
-    inlines = [JobLogInline]
+    inlines = [ClientDeliveryInline, JobLogInline]
     actions = ["cancel", "rerun"]
 
     def has_add_permission(self, request) -> bool:
@@ -110,3 +125,37 @@ class WorkflowWithJobsAdmin(WorkflowAdmin):
     def terminate(self, request, queryset):
         self._each(request, queryset.filter(terminated_at__isnull=True), services.workflow_stop)
         self.message_user(request, "Terminated.")
+
+
+class PresenceFilter(admin.SimpleListFilter):
+    title = "presence"
+    parameter_name = "presence"
+
+    def lookups(self, request, model_admin):
+        return [("live", "Connected"), ("stale", "Gone (not yet swept)")]
+
+    def queryset(self, request, queryset):
+        cutoff = stale_before(timezone.now())
+        if self.value() == "live":
+            return queryset.filter(last_seen_at__gte=cutoff)
+        if self.value() == "stale":
+            return queryset.filter(last_seen_at__lt=cutoff)
+        return queryset
+
+
+@admin.register(ClientConnection)
+class ClientConnectionAdmin(admin.ModelAdmin):
+    """The client-hook sockets connected to /ws/clients/ (kept by their consumers; read only)."""
+
+    list_display = ["client_name", "user", "remote_addr", "connected_at", "last_seen_at"]
+    list_filter = [PresenceFilter]
+    search_fields = ["client_name", "user__email", "remote_addr"]
+    list_select_related = ["user"]
+    ordering = ["-connected_at"]
+    readonly_fields = ["id", "user", "client_name", "remote_addr", "connected_at", "last_seen_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

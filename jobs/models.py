@@ -23,6 +23,11 @@ UNFINISHED = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING)
 # A ping workflow's slot is held by no worker: it waits RUNNING under this name, its lease being
 # the slot's deadline (slot + grace), until a ping settles it or the tick fails it.
 PING_WORKER = "ping"
+# A WEBSOCKET job is held by no worker either: it waits RUNNING under this name, its lease being
+# its ack deadline (start + ack_timeout), until a client acknowledges it or the tick fails it.
+CLIENT_WORKER = "client"
+# Jobs that wait for the outside world rather than run: their leases are deadlines, not renewed.
+WAITING_WORKERS = (PING_WORKER, CLIENT_WORKER)
 FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
@@ -101,6 +106,13 @@ class Job(models.Model):
                 fields=["user", "status"],
                 name="jobs_user_active",
                 condition=Q(status__in=["PENDING", "QUEUED", "RUNNING"]),
+            ),
+            # The jobs that wait for a client's ack, by deadline: the tick fails the overdue ones in
+            # one query, and a client that connects reads its user's waiting jobs from these few.
+            models.Index(
+                fields=["lease_expires_at"],
+                name="jobs_waiting_for_ack",
+                condition=Q(status="RUNNING", worker=CLIENT_WORKER),
             ),
         ]
 
@@ -219,3 +231,47 @@ class JobDurationCount(models.Model):
 
     def __str__(self) -> str:
         return f"durations {self.user_id}/{self.workflow_id or '*'}#{self.bucket}: {self.count}"
+
+
+class ClientDelivery(models.Model):
+    """How a WEBSOCKET job's event went out: to how many client sockets, and which one acked it.
+
+    Written when the job starts waiting; the job's status stays the truth about the outcome."""
+
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, primary_key=True, related_name="delivery")
+    # Copied from the payload when the job starts: a later payload change does not redirect it.
+    client_name = models.CharField(max_length=64)
+    sent_count = models.PositiveIntegerField(default=0, help_text="Sockets the event was sent to (resends count).")
+    acked_by = models.CharField(max_length=255, blank=True, default="", help_text="The socket whose ack completed it.")
+    acked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "client deliveries"
+
+    def __str__(self) -> str:
+        return f"delivery of {self.job_id} to {self.client_name}"
+
+
+class ClientConnection(models.Model):
+    """A client-hook socket that is (or recently was) connected: the workflow page's "connected
+    clients". Its consumer deletes it on disconnect and refreshes `last_seen_at` while open, so
+    the row of a socket whose web process died is seen as gone once it is stale (and is swept)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    client_name = models.CharField(max_length=64)
+    remote_addr = models.CharField(max_length=64, blank=True, default="")
+    connected_at = models.DateTimeField(default=dj_timezone.now)
+    last_seen_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "client_name"], name="jobs_client_connections")]
+
+    def __str__(self) -> str:
+        return f"{self.client_name} ({str(self.id)[:8]})"
+
+    @property
+    def label(self) -> str:
+        """How a delivery names the socket that acked it."""
+        where = f" from {self.remote_addr}" if self.remote_addr else ""
+        return f"{self.client_name}{where} (connection {str(self.id)[:8]})"

@@ -8,6 +8,7 @@ OOM, a lost machine). The reaper, run every few seconds by beat, compares the tw
 - RUNNING jobs whose lease expired lost their worker: their container is found by label, its
   remaining output saved, it is stopped and removed, and the job is retried or FAILED.
 - Containers labelled for a job that is finished or gone are removed.
+- The presence rows of client sockets whose web process died without closing them are removed.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from django.utils import timezone
 
 from chronoverse import docker_engine
 from chronoverse.docker_engine import EngineUnavailable
+from jobs.clients import client_connections_sweep
 from jobs.logs import LogWriter, split_lines
-from jobs.models import PING_WORKER, UNFINISHED, Job, JobLog, JobStatus, Ping
+from jobs.models import UNFINISHED, WAITING_WORKERS, Job, JobLog, JobStatus, Ping
 from jobs.services import job_cancel_complete, job_dispatch, job_retry_or_fail, jobs_send
 from workflows.models import WorkflowKind
 
@@ -37,6 +39,7 @@ def reap(*, now: datetime | None = None) -> dict:
         "redispatched": _redispatch(now),
         "expired": _reap_expired_leases(now),
         "orphans": _remove_stale_containers(),
+        "stale_client_connections": client_connections_sweep(now=now),
     }
 
 
@@ -65,7 +68,8 @@ def _reap_expired_leases(now: datetime) -> int:
     expired = list(
         Job.objects.select_related("workflow", "user")
         .filter(status=JobStatus.RUNNING, lease_expires_at__lt=now)
-        .exclude(worker=PING_WORKER)[:500]  # a slot waiting for a ping has its own deadline (jobs.pings)
+        # A slot waiting for a ping, or a job for a client's ack, has its own deadline (jobs.pings, jobs.clients).
+        .exclude(worker__in=WAITING_WORKERS)[:500]
     )
     for job in expired:
         if job.cancel_requested_at is not None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 from chronoverse.errors import ServiceError
 from chronoverse.filters import filtered
-from jobs.models import Job, JobLog, JobStatus, JobTrigger, LogStream, Ping
-from workflows.models import Workflow
+from jobs.clients import stale_before
+from jobs.models import ClientConnection, ClientDelivery, Job, JobLog, JobStatus, JobTrigger, LogStream, Ping
+from workflows.models import Workflow, WorkflowKind
 
 
 class JobFilter(django_filters.FilterSet):
@@ -47,9 +49,22 @@ def job_logs(*, job: Job, filters) -> QuerySet[JobLog]:
 
 
 def job_recent_for_workflow(*, workflow, limit: int = 20) -> list[Job]:
-    """The workflow's newest jobs, for the dashboard: one query, rows need nothing else loaded."""
+    """The workflow's newest jobs, for the dashboard: one query, rows need nothing else loaded
+    (a WEBSOCKET workflow's come with their deliveries)."""
     # Same order as the API's job list, so it walks the (workflow, -created_at, -id) index.
-    return list(Job.objects.filter(workflow=workflow).order_by("-created_at", "-id")[:limit])
+    jobs = Job.objects.filter(workflow=workflow).order_by("-created_at", "-id")
+    if workflow.kind == WorkflowKind.WEBSOCKET:
+        jobs = jobs.select_related("delivery")
+    return list(jobs[:limit])
+
+
+def client_connections_live(*, user: User, client_name: str) -> list[ClientConnection]:
+    """The user's client-hook sockets of this name that are connected, longest connected first."""
+    return list(
+        ClientConnection.objects.filter(
+            user=user, client_name=client_name, last_seen_at__gte=stale_before(timezone.now())
+        ).order_by("connected_at", "id")
+    )
 
 
 def job_log_rows_after(*, job_id, sequence: int, limit: int) -> list[tuple]:
@@ -74,3 +89,8 @@ def job_upstream(job: Job) -> Job | None:
 def ping_list(*, workflow: Workflow) -> QuerySet[Ping]:
     """A workflow's pings, newest first (the caller checked that the workflow is the user's)."""
     return Ping.objects.filter(workflow=workflow).order_by("-received_at", "-id")
+
+
+def job_delivery(*, job: Job) -> ClientDelivery | None:
+    """How a WEBSOCKET job's event went out (None for other jobs, and before it started)."""
+    return ClientDelivery.objects.filter(job=job).first() if job.workflow.kind == WorkflowKind.WEBSOCKET else None

@@ -23,8 +23,19 @@ from accounts.services import SYSTEM, RequestContext, audit_record
 from chronoverse import task_queue
 from chronoverse.errors import ServiceError
 from chronoverse.serializers import format_timestamp
+from jobs import client_events
 from jobs.logs import publish_events
-from jobs.models import PING_WORKER, UNFINISHED, Job, JobLog, JobStatus, JobTrigger
+from jobs.models import (
+    CLIENT_WORKER,
+    PING_WORKER,
+    UNFINISHED,
+    WAITING_WORKERS,
+    ClientDelivery,
+    Job,
+    JobLog,
+    JobStatus,
+    JobTrigger,
+)
 from jobs.outcome import Outcome, UserAtCapacity
 from jobs.rollups import atomic_with_rollups, rollups_add_finished, rollups_delete_for_workflow
 from notifications.models import Notification, NotificationKind
@@ -36,6 +47,7 @@ from workflows.models import (
     TerminationReason,
     Workflow,
     WorkflowKind,
+    ack_timeout,
     is_ping,
     ping_grace,
 )
@@ -76,10 +88,19 @@ def job_status_data(job: Job) -> dict:
 
 
 def _announce(job: Job) -> None:
-    """After commit, tell live followers (SSE, WebSocket, CLI) the job's new status."""
+    """After commit, tell live followers (SSE, WebSocket, CLI) and tag listeners the job's new status."""
     data = job_status_data(job)
     events = [(job.id, "status", data), *([(job.id, "end", data)] if job.is_finished else [])]
     transaction.on_commit(lambda: publish_events(events), robust=True)
+    client_events.publish_on_commit([client_events.tag_envelope(job, data)])
+
+
+def _tell_tag_listeners(job_ids: list) -> None:
+    """After commit, tell tag listeners the status these jobs just took (one query, for the jobs
+    of tagged workflows only: the caller passes no others)."""
+    if job_ids:
+        jobs = Job.objects.select_related("workflow").filter(pk__in=job_ids)
+        client_events.publish_on_commit([client_events.tag_envelope(job, job_status_data(job)) for job in jobs])
 
 
 # -- dispatch ----------------------------------------------------------------------------------
@@ -87,17 +108,17 @@ def _announce(job: Job) -> None:
 
 def job_dispatch(*, job_ids: list) -> int:
     """Move PENDING jobs to QUEUED and hand them to workers; returns how many were dispatched."""
-    jobs = list(
+    rows = list(
         Job.objects.filter(pk__in=job_ids, status=JobStatus.PENDING).values_list(
-            "pk", "workflow__kind", "workflow__payload"
+            "pk", "workflow__kind", "workflow__payload", "workflow__tags"
         )
     )
-    if not jobs:
+    if not rows:
         return 0
     now = timezone.now()
     # A ping workflow's slot goes to no worker: it waits RUNNING until a ping or its deadline.
     by_grace: dict[int, list] = {}
-    for pk, kind, payload in jobs:
+    for pk, kind, payload, _ in rows:
         if is_ping(kind, payload):
             by_grace.setdefault(ping_grace(payload), []).append(pk)
     for grace, ids in by_grace.items():
@@ -107,12 +128,66 @@ def job_dispatch(*, job_ids: list) -> int:
             lease_expires_at=F("scheduled_at") + timedelta(seconds=grace),
             updated_at=now,
         )
-    jobs = [(pk, kind, payload) for pk, kind, payload in jobs if not is_ping(kind, payload)]
+    # Nor does a WEBSOCKET job: it waits RUNNING for a client's ack (it announces itself).
+    waiting = [pk for pk, kind, _, _ in rows if kind == WorkflowKind.WEBSOCKET]
+    clients_wait(job_ids=waiting, now=now)
+    jobs = [
+        (pk, kind, payload)
+        for pk, kind, payload, _ in rows
+        if not is_ping(kind, payload) and kind != WorkflowKind.WEBSOCKET
+    ]
     Job.objects.filter(pk__in=[pk for pk, _, _ in jobs], status=JobStatus.PENDING).update(
         status=JobStatus.QUEUED, updated_at=now
     )
+    # Before the jobs go to workers, so that no listener hears RUNNING before QUEUED.
+    _tell_tag_listeners([pk for pk, kind, _, tags in rows if tags and kind != WorkflowKind.WEBSOCKET])
     jobs_send(jobs)
-    return len(jobs) + sum(len(ids) for ids in by_grace.values())
+    return len(jobs) + sum(len(ids) for ids in by_grace.values()) + len(waiting)
+
+
+def clients_wait(*, job_ids: list, now: datetime) -> None:
+    """PENDING WEBSOCKET jobs start waiting for an ack (RUNNING, lease = now + ack_timeout), and
+    their event goes to the connected clients of their name once this commits (jobs.clients)."""
+    if not job_ids:
+        return
+    with transaction.atomic():
+        jobs = list(
+            Job.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("workflow", "user")
+            .filter(pk__in=job_ids, status=JobStatus.PENDING)
+        )
+        by_timeout: dict[int, list] = {}
+        for job in jobs:
+            by_timeout.setdefault(ack_timeout(job.workflow.payload), []).append(job.pk)
+        for seconds, ids in by_timeout.items():
+            Job.objects.filter(pk__in=ids).update(
+                status=JobStatus.RUNNING,
+                worker=CLIENT_WORKER,
+                started_at=now,
+                lease_expires_at=now + timedelta(seconds=seconds),
+                updated_at=now,
+            )
+        ClientDelivery.objects.bulk_create(
+            [ClientDelivery(job=job, client_name=job.workflow.payload["client_name"]) for job in jobs],
+            ignore_conflicts=True,
+        )
+        outgoing = []
+        for job in jobs:
+            job.status, job.worker, job.started_at, job.updated_at = JobStatus.RUNNING, CLIENT_WORKER, now, now
+            job.lease_expires_at = now + timedelta(seconds=ack_timeout(job.workflow.payload))
+            notification_create(
+                user=job.user,
+                kind=NotificationKind.JOB_STARTED,
+                payload=_job_payload(job, trigger=job.trigger, scheduled_at=format_timestamp(job.scheduled_at)),
+            )
+            _announce(job)
+            event = client_events.client_event(job, job.workflow)
+            outgoing.append(
+                client_events.hook_envelope(
+                    job.user_id, job.workflow.payload["client_name"], event, job.lease_expires_at.timestamp()
+                )
+            )
+        client_events.publish_on_commit(outgoing)
 
 
 def jobs_send(jobs: list[tuple]) -> None:
@@ -160,7 +235,8 @@ def job_run_manually(*, workflow: Workflow, user: User, context: RequestContext 
 
 
 def _running_jobs(user_id) -> int:
-    return Job.objects.filter(user_id=user_id, status=JobStatus.RUNNING).count()
+    """The user's jobs that hold a worker: one waiting for a ping or a client's ack holds none."""
+    return Job.objects.filter(user_id=user_id, status=JobStatus.RUNNING).exclude(worker__in=WAITING_WORKERS).count()
 
 
 def job_claim(*, job_id, worker: str) -> Job | None:
@@ -295,6 +371,8 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
             ):
                 return ""
             task_queue.send_on_commit(task_queue.EXECUTE_JOB, str(job.pk), countdown=min(60, 2**job.attempt))
+            if job.workflow.tags:
+                _tell_tag_listeners([job.pk])
             return JobStatus.QUEUED
         if not Job.objects.filter(**_held(job, from_status, worker), cancel_requested_at__isnull=True).update(
             status=JobStatus.FAILED,
@@ -518,8 +596,8 @@ def held_jobs_complete(*, jobs: list[tuple[Job, int | None]], worker: str) -> li
 
 def _completed_many(jobs: list[Job], notifications: list[Notification]) -> None:
     """What jobs completed together do beyond their own rows: their notifications (one COPY, pushed
-    after commit), their dependents, their workflows' failure counts reset, their live events, and
-    the end of a schedule with no slot left."""
+    after commit), their dependents, their workflows' failure counts reset, their live events (tag
+    listeners included), and the end of a schedule with no slot left."""
     notification_copy_many(notifications)
     _start_dependents(jobs)
     users = {job.user_id: job.user for job in jobs}
@@ -528,13 +606,16 @@ def _completed_many(jobs: list[Job], notifications: list[Notification]) -> None:
         consecutive_job_failures_count=0
     )
     events = []
+    tagged = []
     for job in jobs:
         data = job_status_data(job)
         events += [(job.pk, "status", data), (job.pk, "end", data)]
+        tagged.append(client_events.tag_envelope(job, data))
         if job.workflow.next_run_at is None and job.workflow.runs_on_clock:
             _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
     transaction.on_commit(lambda: publish_events(events), robust=True)
     rollups_add_finished([job.pk for job in jobs])
+    client_events.publish_on_commit(tagged)
 
 
 # -- canceling ---------------------------------------------------------------------------------
@@ -681,11 +762,11 @@ def workflow_remove(*, workflow: Workflow, context: RequestContext = SYSTEM) -> 
 
 
 def jobs_delete_for_workflow(*, workflow_id) -> None:
-    """Delete a workflow's logs, then its jobs, each in one statement."""
+    """Delete a workflow's logs and client deliveries, then its jobs, each in one statement."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {JobLog._meta.db_table} WHERE job_id IN "
-            f"(SELECT id FROM {Job._meta.db_table} WHERE workflow_id = %s)",
-            [workflow_id],
-        )
+        for table in (JobLog._meta.db_table, ClientDelivery._meta.db_table):
+            cursor.execute(
+                f"DELETE FROM {table} WHERE job_id IN (SELECT id FROM {Job._meta.db_table} WHERE workflow_id = %s)",
+                [workflow_id],
+            )
         cursor.execute(f"DELETE FROM {Job._meta.db_table} WHERE workflow_id = %s", [workflow_id])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from jobs import pings, recovery, scheduler, services
+from jobs import clients, pings, recovery, scheduler, services
 from jobs.runner import job_execute
 
 
@@ -12,6 +12,8 @@ def scheduler_tick() -> int:
     created = scheduler.scheduler_tick()
     # Slots whose grace ran out without a ping: one indexed query a second, however many there are.
     pings.pings_expire()
+    # And WEBSOCKET jobs whose ack timeout ran out: the same one query when there are none.
+    clients.client_deliveries_expire()
     return created
 
 

@@ -26,7 +26,7 @@ from chronoverse.ratelimit import client_ip
 from jobs import pings, selectors, services
 from jobs.models import UNFINISHED, Job, JobStatus
 from workflows import selectors as workflow_selectors
-from workflows.models import Workflow
+from workflows.models import Workflow, WorkflowKind, ack_timeout
 from workflows.pings import ping_url
 
 # How many jobs the workflow page lists; the full history is the API's paginated job list.
@@ -48,7 +48,7 @@ def job_detail_view(request: AuthenticatedHttpRequest, job_id: UUID) -> HttpResp
         request,
         "jobs/detail.html",
         # Whether to offer Cancel only shapes the page; job_cancel decides (also in a race).
-        {"job": job, "cancelable": job.status in UNFINISHED},
+        {"job": job, "cancelable": job.status in UNFINISHED, "delivery": selectors.job_delivery(job=job)},
     )
 
 
@@ -75,6 +75,7 @@ def workflow_detail_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -
     jobs = selectors.job_recent_for_workflow(workflow=workflow, limit=RECENT_JOBS)
     dependents = workflow_selectors.workflow_dependents(workflow=workflow)
     recent_pings = selectors.ping_list(workflow=workflow)[:RECENT_JOBS] if workflow.is_ping else []
+    client_sockets = workflow.kind == WorkflowKind.WEBSOCKET
     return render(
         request,
         "workflows/detail.html",
@@ -86,6 +87,13 @@ def workflow_detail_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -
             "ping_url": ping_url(workflow),
             "pings": recent_pings,
             "pings_api_url": f"{reverse('workflow-pings', args=[workflow.id])}?limit={RECENT_JOBS}",
+            "client_sockets": client_sockets,
+            "connected_clients": (
+                selectors.client_connections_live(user=request.user, client_name=workflow.payload["client_name"])
+                if client_sockets
+                else []
+            ),
+            "ack_timeout": ack_timeout(workflow.payload) if client_sockets else None,
         },
     )
 

@@ -2,9 +2,13 @@
 process's own sockets. The same connection hears token revocations, so that whatever a revoked or
 expired token opened in this process (sockets, event streams) is ended at once.
 
+The same subscription carries the `clients:<user_id>` channel of client sockets (jobs.consumers):
+each socket registers for a family of channels (`notifications` or `clients`) and its user.
+
 A browser's socket costs a dictionary entry here, not a Redis connection. The relay starts with
 the first socket and reconnects by itself when Redis goes away (a restart): sockets stay open
-meanwhile; what was published during the outage is in Postgres and shows on the next page load.
+meanwhile; what was published during the outage is in Postgres and shows on the next page load,
+and sockets that must not miss anything (client hooks) are told to read it again at once.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import contextlib
 import logging
 import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import TypeVar, cast
 
@@ -30,21 +34,40 @@ from accounts.services import TOKEN_REVOKED_CHANNEL
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-PATTERN = "notifications:*"
+NOTIFICATIONS = "notifications"
+CLIENTS = "clients"
+# One pattern per family of per-user channels (`<family>:<user_id>`), subscribed in one command.
+PATTERNS = (f"{NOTIFICATIONS}:*", f"{CLIENTS}:*")
 Deliver = Callable[[str], Awaitable[None]]
+Resync = Callable[[], Coroutine[object, object, None]]
+
+
+def client_channel(user_id) -> str:
+    """Where client-socket messages for a user are published (jobs.client_events)."""
+    return f"{CLIENTS}:{user_id}"
 
 
 class Relay:
     def __init__(self) -> None:
-        self._sockets: dict[str, set[Deliver]] = defaultdict(set)
+        self._sockets: dict[tuple[str, str], set[Deliver]] = defaultdict(set)
+        self._resyncs: set[Resync] = set()
+        self._resyncing: set[asyncio.Task] = set()  # held here: the loop keeps only weak references
         self._revocable: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task | None = None
         self.connected = asyncio.Event()
         self.reconnects = 0
 
-    def register(self, user_id: str, deliver: Deliver) -> None:
-        self._sockets[user_id].add(deliver)
+    def register(self, user_id: str, deliver: Deliver, *, family: str = NOTIFICATIONS) -> None:
+        self._sockets[(family, user_id)].add(deliver)
         self._start()
+
+    def on_reconnect(self, resync: Resync) -> None:
+        """Call `resync` each time the relay is back on Redis after losing it (messages published
+        meanwhile were never heard). Remove it with `unwatch_reconnect`."""
+        self._resyncs.add(resync)
+
+    def unwatch_reconnect(self, resync: Resync) -> None:
+        self._resyncs.discard(resync)
 
     def _start(self) -> None:
         if self._task is None or self._task.done():
@@ -73,12 +96,12 @@ class Relay:
             if not watchers:
                 del self._revocable[auth_token[0]]
 
-    def unregister(self, user_id: str, deliver: Deliver) -> None:
-        sockets = self._sockets.get(user_id)
+    def unregister(self, user_id: str, deliver: Deliver, *, family: str = NOTIFICATIONS) -> None:
+        sockets = self._sockets.get((family, user_id))
         if sockets is not None:
             sockets.discard(deliver)
             if not sockets:
-                del self._sockets[user_id]
+                del self._sockets[(family, user_id)]
 
     async def _run(self) -> None:
         delay = 0.1
@@ -86,10 +109,16 @@ class Relay:
             client = aioredis.from_url(settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=10)
             pubsub = client.pubsub()
             try:
-                await pubsub.psubscribe(PATTERN)
+                await pubsub.psubscribe(*PATTERNS)
                 await pubsub.subscribe(TOKEN_REVOKED_CHANNEL)
                 self.connected.set()
                 delay = 0.1
+                if self.reconnects:
+                    for resync in list(self._resyncs):
+                        # Each socket reads what it missed from the database, beside the listener.
+                        task = asyncio.get_running_loop().create_task(_logging_failure(resync()))
+                        self._resyncing.add(task)
+                        task.add_done_callback(self._resyncing.discard)
                 if self.reconnects and self._revocable:
                     # Revocations published while Redis was away were never heard: ask the database.
                     for token_id in await _unusable_tokens(list(self._revocable)):
@@ -114,15 +143,22 @@ class Relay:
                     await client.aclose()
 
     async def _fan_out(self, channel: bytes, data: bytes) -> None:
-        user_id = channel.decode().partition(":")[2]
+        family, _, user_id = channel.decode().partition(":")
         text = data.decode()
-        for deliver in list(self._sockets.get(user_id, ())):
+        for deliver in list(self._sockets.get((family, user_id), ())):
             try:
                 await deliver(text)
             except Exception:
                 # A socket that cannot take a message is gone (it may have died without disconnecting).
                 logger.warning("dropping a socket of %s that failed a delivery", user_id, exc_info=True)
-                self.unregister(user_id, deliver)
+                self.unregister(user_id, deliver, family=family)
+
+
+async def _logging_failure(resync: Coroutine[object, object, None]) -> None:
+    try:
+        await resync
+    except Exception:
+        logger.warning("a socket could not catch up after the relay reconnected", exc_info=True)
 
 
 @sync_to_async

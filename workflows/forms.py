@@ -63,7 +63,8 @@ class WorkflowForm(forms.Form):
         strip=False,
         required=False,
         widget=forms.Textarea(attrs={"rows": 8, "class": "code", "spellcheck": "false"}),
-        help_text='A JSON object for the kind, e.g. {"endpoint": "https://example.com/health"}.',
+        help_text='A JSON object for the kind, e.g. {"endpoint": "https://example.com/health"} for a HEARTBEAT, '
+        '{"client_name": "backup-agent", "message": {"run": "backup"}} for a WEBSOCKET.',
     )
     script = forms.CharField(
         required=False,

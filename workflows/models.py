@@ -19,6 +19,7 @@ class WorkflowKind(models.TextChoices):
     HEARTBEAT = "HEARTBEAT"
     CONTAINER = "CONTAINER"
     WEBHOOK = "WEBHOOK"
+    WEBSOCKET = "WEBSOCKET"
 
 
 class BuildStatus(models.TextChoices):
@@ -175,6 +176,14 @@ DEFAULT_PING_GRACE = 300  # seconds either side of a slot
 def ping_grace(payload: dict) -> int:
     """A ping workflow's grace in seconds (stored payloads keep only what the user gave)."""
     return payload["ping"].get("grace", DEFAULT_PING_GRACE)
+
+
+DEFAULT_ACK_TIMEOUT = 30  # seconds a WEBSOCKET job waits for a client's acknowledgement
+
+
+def ack_timeout(payload: dict) -> int:
+    """A WEBSOCKET workflow's ack timeout in seconds (stored payloads keep only what the user gave)."""
+    return payload.get("ack_timeout", DEFAULT_ACK_TIMEOUT)
 
 
 def image_repository(workflow_id) -> str:

@@ -20,12 +20,16 @@ from chronoverse.serializers import (
     StrictSerializer,
     StringMapField,
 )
-from workflows.models import DEFAULT_PING_GRACE, WorkflowKind
+from workflows.models import DEFAULT_ACK_TIMEOUT, DEFAULT_PING_GRACE, WorkflowKind
 
 HTTP_URL = URLValidator(schemes=["http", "https"], message="Must be an http:// or https:// URL.")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MAX_DOCKERFILE_BYTES = 256 * 1024
+# A client socket's name, as the client announces it in its first message (jobs.consumers).
+CLIENT_NAME = re.compile(r"^[a-z0-9_.-]{1,64}$")
+# Every connected client of the name receives the message with each event: it stays small.
+MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
 # Docker's reference grammar: [registry[:port]/]path[:tag][@digest], path components lowercase.
 _PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _REGISTRY = re.compile(r"^(?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*)(?::[0-9]+)?$")
@@ -229,10 +233,39 @@ class WebhookPayload(_KindPayload):
         return value
 
 
+class WebsocketPayload(_KindPayload):
+    KIND = WorkflowKind.WEBSOCKET
+    client_name = StrictCharField(
+        max_length=64,
+        trim_whitespace=False,
+        help_text="The client sockets that receive the events: those that connect with this name.",
+    )
+    message = serializers.JSONField(required=False, help_text="Sent with each event: a string or a JSON object.")
+    ack_timeout = StrictIntegerField(
+        min_value=1,
+        max_value=3600,
+        default=DEFAULT_ACK_TIMEOUT,
+        help_text="Seconds a job waits for an acknowledgement before it fails.",
+    )
+
+    def validate_client_name(self, value: str) -> str:
+        if not CLIENT_NAME.match(value):
+            raise serializers.ValidationError("Must be 1-64 characters of [a-z0-9_.-].")
+        return value
+
+    def validate_message(self, value: Any) -> Any:
+        if not isinstance(value, str | dict):
+            raise serializers.ValidationError("Must be a string or a JSON object.")
+        if len(json.dumps(value).encode()) > MAX_CLIENT_MESSAGE_BYTES:
+            raise serializers.ValidationError("At most 64 KiB.")
+        return value
+
+
 SCHEMAS: dict[str, type[_KindPayload]] = {
     WorkflowKind.HEARTBEAT: HeartbeatPayload,
     WorkflowKind.CONTAINER: ContainerPayload,
     WorkflowKind.WEBHOOK: WebhookPayload,
+    WorkflowKind.WEBSOCKET: WebsocketPayload,
 }
 
 

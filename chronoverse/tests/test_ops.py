@@ -130,7 +130,9 @@ def test_the_schema_types_payload_and_schedule_so_clients_can_build_bodies(tmp_p
     # as a JSON string), exactly one of interval and schedule, and no other keys.
     variants = schemas["WorkflowFieldsRequest"]["oneOf"]
     assert [variant["title"] for variant in variants] == [
-        f"{kind} on {timing}" for kind in ("HEARTBEAT", "CONTAINER", "WEBHOOK") for timing in ("interval", "schedule")
+        f"{kind} on {timing}"
+        for kind in ("HEARTBEAT", "CONTAINER", "WEBHOOK", "WEBSOCKET")
+        for timing in ("interval", "schedule")
     ]
     heartbeat_on_schedule = variants[1]
     assert heartbeat_on_schedule["additionalProperties"] is False
@@ -153,6 +155,8 @@ def test_the_schema_types_payload_and_schedule_so_clients_can_build_bodies(tmp_p
     assert schemas["HeartbeatKindEnum"]["enum"] == ["HEARTBEAT"]
     assert schemas["WebhookPayloadRequest"]["required"] == ["url"]
     assert "image" in schemas["ContainerPayloadRequest"]["properties"]
+    assert schemas["WebsocketPayloadRequest"]["required"] == ["client_name"]
+    assert schemas["WebsocketPayloadRequest"]["properties"]["ack_timeout"]["maximum"] == 3600
 
 
 def test_metrics_are_for_this_machine_or_the_operators_token(client, settings):

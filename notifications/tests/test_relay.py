@@ -1,81 +1,24 @@
 """The relay, end to end: a real ASGI server (daphne), a real Redis, a real WebSocket client.
 
-These tests give the server a Redis of its own, so that one can be restarted mid-session.
+These tests give the server a Redis of its own (conftest's `own_redis` and `server`), so that one
+can be restarted mid-session.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
-from types import SimpleNamespace
 
 import pytest
-import redis
 import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from conftest import _answers, _free_port, _test_database_env, wait_for
+from conftest import wait_for
+from notifications.relay import PATTERNS
 from notifications.services import notification_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def own_redis():
-    port = _free_port()
-    url = f"redis://127.0.0.1:{port}/0"
-
-    def start() -> subprocess.Popen:
-        process = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        wait_for(lambda: _pings(url), timeout=10)
-        return process
-
-    handle = SimpleNamespace(url=url, process=start())
-
-    def stop() -> None:
-        handle.process.terminate()
-        handle.process.wait(timeout=10)
-
-    def restart() -> None:
-        stop()
-        handle.process = start()
-
-    handle.stop, handle.restart = stop, restart
-    handle.start = lambda: setattr(handle, "process", start())
-    handle.numpat = lambda: redis.Redis.from_url(url).pubsub_numpat()
-    yield handle
-    handle.process.terminate()
-    handle.process.wait(timeout=10)
-
-
-def _pings(url: str) -> bool:
-    try:
-        return redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
-    except redis.RedisError:
-        return False
-
-
-@pytest.fixture
-def server(own_redis, settings):
-    """Daphne on the test database and on `own_redis`; this process publishes to the same Redis."""
-    settings.REDIS_URL = own_redis.url
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chronoverse.asgi:application"],
-        env={**_test_database_env(), "REDIS_URL": own_redis.url},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz", requests), timeout=30)
-    yield SimpleNamespace(ws=f"ws://127.0.0.1:{port}", http=f"http://127.0.0.1:{port}", port=port)
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def socket_for(server, secret: str):
@@ -99,7 +42,7 @@ def test_a_notification_from_another_process_reaches_only_its_users_sockets(
         socket_for(server, make_token(user)[1]) as mine_too,
         socket_for(server, make_token(stranger)[1]) as theirs,
     ):
-        wait_for(lambda: own_redis.numpat() == 1)
+        wait_for(lambda: own_redis.numpat() == len(PATTERNS))
 
         notification = notification_create(user=user, kind="JOB_FAILED", payload={"error": "boom"})
 
@@ -112,16 +55,16 @@ def test_a_notification_from_another_process_reaches_only_its_users_sockets(
         }
         assert json.loads(mine_too.recv(timeout=5))["id"] == str(notification.id)
         assert nothing_arrives(theirs)
-        # Three sockets, two users, one process: one Redis subscription.
-        assert own_redis.numpat() == 1
+        # Three sockets, two users, one process: one Redis subscription (its patterns, once).
+        assert own_redis.numpat() == len(PATTERNS)
 
 
 def test_a_redis_restart_mid_session_is_survived(server, own_redis, user, make_token):
     with socket_for(server, make_token(user)[1]) as ws:
-        wait_for(lambda: own_redis.numpat() == 1)
+        wait_for(lambda: own_redis.numpat() == len(PATTERNS))
 
         own_redis.restart()
-        wait_for(lambda: own_redis.numpat() == 1, timeout=30)
+        wait_for(lambda: own_redis.numpat() == len(PATTERNS), timeout=30)
         notification = notification_create(user=user, kind="SYSTEM_ALERT", payload={"after": "restart"})
 
         assert json.loads(ws.recv(timeout=10))["id"] == str(notification.id)
@@ -161,7 +104,7 @@ def test_the_dashboard_session_authenticates_a_same_origin_socket_only(server, o
         open_timeout=10,
         additional_headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{server.port}"},
     ) as ws:
-        wait_for(lambda: own_redis.numpat() == 1)
+        wait_for(lambda: own_redis.numpat() == len(PATTERNS))
         notification = notification_create(user=user, kind="WORKFLOW_CREATED", payload={})
         assert json.loads(ws.recv(timeout=5))["id"] == str(notification.id)
 
@@ -198,7 +141,7 @@ def test_revoking_a_token_closes_its_sockets_and_ends_its_stream_at_once(server,
         socket_for(server, other) as unaffected,
     ):
         logs.recv(timeout=5)  # the job's status: the socket is live
-        wait_for(lambda: own_redis.numpat() == 1)
+        wait_for(lambda: own_redis.numpat() == len(PATTERNS))
 
         revoked_at = time.monotonic()
         token_revoke(user=user, token_id=token.pk)
@@ -227,7 +170,7 @@ def test_a_token_socket_is_closed_when_the_token_expires(server, own_redis, user
 
 def test_a_socket_stays_open_and_live_past_redis_read_timeouts(server, own_redis, user, make_token):
     with socket_for(server, make_token(user)[1]) as ws:
-        wait_for(lambda: own_redis.numpat() == 1)
+        wait_for(lambda: own_redis.numpat() == len(PATTERNS))
         time.sleep(7)  # longer than the 5-second socket timeouts of the Redis clients
 
         notification = notification_create(user=user, kind="SYSTEM_ALERT", payload={})
@@ -240,7 +183,7 @@ def test_a_token_revoked_while_redis_was_away_still_closes_its_socket(server, ow
 
     token, secret = make_token(user)
     with socket_for(server, secret) as ws:
-        wait_for(lambda: own_redis.numpat() == 1)
+        wait_for(lambda: own_redis.numpat() == len(PATTERNS))
         own_redis.stop()
 
         token_revoke(user=user, token_id=token.pk)  # its announcement finds no Redis to go to
