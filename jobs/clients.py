@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -23,6 +22,7 @@ from jobs import services
 from jobs.client_events import client_event
 from jobs.models import CLIENT_WORKER, ClientConnection, ClientDelivery, Job, JobStatus
 from jobs.outcome import Outcome
+from jobs.rollups import atomic_with_rollups
 from workflows.models import ack_timeout
 
 # At most this many waiting events are sent to a socket at once (the oldest first).
@@ -59,7 +59,8 @@ def client_deliveries_sent(*, job_ids: list) -> None:
 def client_ack(*, user_id, client_name: str, job_id, connection: ClientConnection) -> bool:
     """Complete a waiting job acknowledged by a client of its name; False if it is not (or no
     longer) one: another user's, another name's, already acked, failed or canceled."""
-    with transaction.atomic():
+    # The rollups of the job's end go in last, after the delivery row (see jobs.rollups).
+    with atomic_with_rollups():
         job = (
             Job.objects.select_related("workflow", "user")
             .filter(
