@@ -25,6 +25,8 @@ def make_workflow(user) -> Callable[..., Workflow]:
             payload = {"url": "http://127.0.0.1:9/hook"} if kind == "WEBHOOK" else {}
             if kind == "CONTAINER":
                 payload = {"image": "chronoverse/busybox:latest"}
+            if kind == "WEBSOCKET":
+                payload = {"client_name": "agent"}
         workflow, _ = workflow_services.workflow_create(
             user=owner or user,
             data={"name": f"wf {next(counter)}", "kind": kind, "payload": payload, "interval": 60},

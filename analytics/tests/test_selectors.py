@@ -31,7 +31,7 @@ def test_an_empty_history_is_zeros_and_a_null_success_rate(user):
 
     assert figures == {
         "total_workflows": 0,
-        "workflows_by_kind": {"HEARTBEAT": 0, "CONTAINER": 0, "WEBHOOK": 0},
+        "workflows_by_kind": {"HEARTBEAT": 0, "CONTAINER": 0, "WEBHOOK": 0, "WEBSOCKET": 0},
         "active_workflows": 0,
         "paused_workflows": 0,
         "terminated_workflows": 0,
@@ -52,6 +52,7 @@ def test_an_empty_history_is_zeros_and_a_null_success_rate(user):
 def test_workflows_are_counted_by_kind_and_state(user, make_user, make_workflow):
     make_workflow(kind="HEARTBEAT")
     make_workflow(kind="WEBHOOK")
+    make_workflow(kind="WEBSOCKET")
     paused = make_workflow(kind="HEARTBEAT")
     workflow_services.workflow_pause(workflow=paused)
     stopped = make_workflow(kind="CONTAINER")
@@ -63,9 +64,9 @@ def test_workflows_are_counted_by_kind_and_state(user, make_user, make_workflow)
 
     figures = user_analytics(user=user, window=RANGES["24h"], now=NOW)
 
-    assert figures["total_workflows"] == 5
-    assert figures["workflows_by_kind"] == {"HEARTBEAT": 3, "CONTAINER": 1, "WEBHOOK": 1}
-    assert (figures["active_workflows"], figures["paused_workflows"], figures["terminated_workflows"]) == (2, 1, 2)
+    assert figures["total_workflows"] == 6
+    assert figures["workflows_by_kind"] == {"HEARTBEAT": 3, "CONTAINER": 1, "WEBHOOK": 1, "WEBSOCKET": 1}
+    assert (figures["active_workflows"], figures["paused_workflows"], figures["terminated_workflows"]) == (3, 1, 2)
 
 
 def test_only_running_jobs_count_as_jobs_but_not_in_rates_or_durations(user, make_workflow, make_job):
