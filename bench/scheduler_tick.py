@@ -1,7 +1,7 @@
 """Jobs created per second by one scheduler tick with N interval workflows due at once, dispatch
 included (each job handed to Celery); the anchor is django-celery-beat's DatabaseScheduler with
-the same number of due interval tasks: its ticks until every one was sent, then its sync of their
-last run times."""
+the same number of due interval tasks: what its ticks send in at most ANCHOR_SECONDS, with its sync
+of their last run times."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from datetime import timedelta
 from bench.harness import SCALE, Result, bench_user
 
 NAME = "scheduler_tick"
+ANCHOR_SECONDS = 30
 
 
 def _ours(user, count: int) -> float:
@@ -76,14 +77,16 @@ def _celery_beat(count: int) -> float:
 
     scheduler.apply_async = counted
     started = time.perf_counter()
-    deadline = time.monotonic() + 600
+    # Beat sends a few dozen a second whatever the number due (a query and one entry per tick):
+    # its rate over a bounded time is its rate, and 100,000 would take it half an hour.
+    deadline = time.monotonic() + ANCHOR_SECONDS
     while sent < count and time.monotonic() < deadline:
         scheduler.tick()
     scheduler.sync()
     elapsed = time.perf_counter() - started
-    if sent < count:
-        raise RuntimeError(f"celery beat sent {sent} of {count} in ten minutes")
-    return count / elapsed
+    if not sent:
+        raise RuntimeError("celery beat sent nothing")
+    return sent / elapsed
 
 
 def run() -> list[Result]:
@@ -105,7 +108,8 @@ def run() -> list[Result]:
             anchor,
             ">= 20,000 jobs/s and >= 200x",
             ours >= 20_000 and ours >= 200 * anchor,
-            anchor_is="django-celery-beat DatabaseScheduler, same number of due interval tasks",
+            anchor_is=f"django-celery-beat DatabaseScheduler, same number of due interval tasks "
+            f"(its rate over at most {ANCHOR_SECONDS} s)",
             limit="Per batch of 1,000: one locking SELECT, one UPDATE of next_run_at, one INSERT of the jobs, "
             "then the dispatch's UPDATE and one Celery message per job (kombu, one Redis round trip each).",
             series=series,

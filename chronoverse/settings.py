@@ -341,6 +341,9 @@ CELERY_TASK_ROUTES = {
         "accounts.tasks.prune_expired_tokens",
     )
 }
+# How often beat starts a scheduler tick: a slot waits for the next one, so this bounds how late a
+# job starts (half a second: p99 lag under a second). A tick with nothing due is one indexed query.
+SCHEDULER_TICK_SECONDS = env_float("SCHEDULER_TICK_SECONDS", 0.5, minimum=0.1)
 CELERY_BEAT_SCHEDULE = {
     "accounts-prune-expired-tokens": {
         "task": "accounts.tasks.prune_expired_tokens",
@@ -348,7 +351,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "jobs-scheduler-tick": {
         "task": "jobs.tasks.scheduler_tick",
-        "schedule": 1.0,
+        "schedule": SCHEDULER_TICK_SECONDS,
     },
     "jobs-reap": {
         "task": "jobs.tasks.reap",
