@@ -7,11 +7,10 @@ duration from the rollups' histogram beside the exact one."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 
-from bench.harness import Result, median, percentile, scaled
+from bench.harness import Result, median, percentile, scaled, timed_ms
 
 NAME = "analytics"
 
@@ -31,16 +30,6 @@ SELECT count(*),
         GROUP BY 1) AS days)
 FROM jobs_job WHERE {scope} = %(id)s
 """
-
-
-def _timed(call: Callable[[], object], runs: int) -> list[float]:
-    call()  # warm
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
 
 
 def run() -> list[Result]:
@@ -106,8 +95,8 @@ def run() -> list[Result]:
         ),
     ]
     for name, url, scope, key in endpoints:
-        times = _timed(partial(get, url), runs)
-        aggregate = _timed(partial(remember, scope, key), plain_runs)
+        times = timed_ms(partial(get, url), runs)
+        aggregate = timed_ms(partial(remember, scope, key), plain_runs)
         p95 = percentile(times, 95)
         results.append(
             Result(

@@ -5,25 +5,13 @@ request around them, so the comparison favours the anchor)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from functools import partial
 
-from bench.harness import Result, bench_user, percentile, scaled
+from bench.harness import Result, bench_user, percentile, scaled, timed_ms
 
 NAME = "api_at_depth"
 PAGE = 50
 DEEP = 1000  # the page number
-
-
-def _timed(call: Callable[[], object], runs: int) -> list[float]:
-    call()  # warm
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
 
 
 def _get(client, url: str, params: dict) -> None:
@@ -94,9 +82,9 @@ def run() -> list[Result]:
         last_of_previous = ordered.values_list("created_at", "id")[offset - 1]
         cursor = _encode(list(last_of_previous))
 
-        first = _timed(partial(_get, client, url, {}), runs)
-        deep = _timed(partial(_get, client, url, {"cursor": cursor}), runs)
-        by_offset = _timed(partial(_by_offset, ordered, serializer, offset), runs)
+        first = timed_ms(partial(_get, client, url, {}), runs)
+        deep = timed_ms(partial(_get, client, url, {"cursor": cursor}), runs)
+        by_offset = timed_ms(partial(_by_offset, ordered, serializer, offset), runs)
         first_p95, deep_p95 = percentile(first, 95), percentile(deep, 95)
         results += [
             Result(

@@ -6,28 +6,18 @@ from __future__ import annotations
 import subprocess
 import time
 
-from bench.harness import Result, bench_user, median, scaled
+from bench.harness import BUSYBOX, Result, bench_user, busybox_workflow, median, scaled
 
 NAME = "container_overhead"
-IMAGE = "chronoverse/busybox:latest"
 
 
 def run() -> list[Result]:
     from jobs.models import Job, JobStatus
     from jobs.runner import job_execute
     from jobs.services import job_run_manually
-    from workflows.models import BuildStatus, Workflow
 
     user = bench_user()
-    workflow = Workflow.objects.create(
-        user=user,
-        name="busybox",
-        kind="CONTAINER",
-        interval=60,
-        build_status=BuildStatus.COMPLETED,
-        image_ref=IMAGE,
-        payload={"image": IMAGE, "command": ["echo", "hi"], "network": "none"},
-    )
+    workflow = busybox_workflow(user, ["echo", "hi"])
     runs = scaled(smoke=1, default=10, full=30)
     totals = []
     for _ in range(runs):
@@ -41,7 +31,7 @@ def run() -> list[Result]:
     anchors = []
     for _ in range(runs):
         started = time.perf_counter()
-        command = ["docker", "run", "--rm", "--network", "none", IMAGE, "echo", "hi"]
+        command = ["docker", "run", "--rm", "--network", "none", BUSYBOX, "echo", "hi"]
         subprocess.run(command, check=True, capture_output=True)
         anchors.append(time.perf_counter() - started)
     ours, anchor = median(totals), median(anchors)

@@ -9,7 +9,7 @@ import tempfile
 import time
 from datetime import timedelta
 
-from bench.harness import Result, bench_user, celery, ended, percentile, scaled
+from bench.harness import Result, bench_user, celery, ended, heartbeats, percentile, scaled
 
 NAME = "dispatch_lag"
 WARM_UP = 10
@@ -19,7 +19,7 @@ def run() -> list[Result]:
     from django.utils import timezone
 
     from jobs.models import Job
-    from workflows.models import BuildStatus, Workflow
+    from workflows.models import Workflow
 
     per_minute = scaled(smoke=20, default=1000, full=10_000)
     seconds = scaled(smoke=10, default=60, full=300)
@@ -34,21 +34,7 @@ def run() -> list[Result]:
         try:
             # The first slot once every process is surely up: the figure is the steady state.
             start = timezone.now() + timedelta(seconds=WARM_UP)
-            Workflow.objects.bulk_create(
-                (
-                    Workflow(
-                        user=user,
-                        name=f"steady-{n}",
-                        kind="HEARTBEAT",
-                        payload={},
-                        interval=1,
-                        build_status=BuildStatus.COMPLETED,
-                        next_run_at=start + timedelta(seconds=60 * n / per_minute),
-                    )
-                    for n in range(per_minute)
-                ),
-                batch_size=5000,
-            )
+            heartbeats(user, per_minute, lambda n: start + timedelta(seconds=60 * n / per_minute))
             time.sleep(WARM_UP + seconds + 10)  # the last slots of the window, and a margin to finish
         finally:
             ended(*processes)

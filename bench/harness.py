@@ -13,8 +13,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,3 +182,53 @@ def ended(*processes: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def timed_ms(call: Callable[[], object], runs: int) -> list[float]:
+    """Milliseconds of each of `runs` calls, after one call to warm up."""
+    call()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def heartbeats(user, count: int, slots: Callable[[int], datetime]) -> None:
+    """`count` built one-minute HEARTBEAT workflows of `user`, the n-th next due at `slots(n)`."""
+    from workflows.models import BuildStatus, Workflow
+
+    Workflow.objects.bulk_create(
+        (
+            Workflow(
+                user=user,
+                name=f"hb-{n}",
+                kind="HEARTBEAT",
+                payload={},
+                interval=1,
+                build_status=BuildStatus.COMPLETED,
+                next_run_at=slots(n),
+            )
+            for n in range(count)
+        ),
+        batch_size=5000,
+    )
+
+
+BUSYBOX = "chronoverse/busybox:latest"
+
+
+def busybox_workflow(user, command: list[str]):
+    """A CONTAINER workflow running `command` in the local busybox image (no build, no network)."""
+    from workflows.models import BuildStatus, Workflow
+
+    return Workflow.objects.create(
+        user=user,
+        name=command[0],
+        kind="CONTAINER",
+        interval=60,
+        build_status=BuildStatus.COMPLETED,
+        image_ref=BUSYBOX,
+        payload={"image": BUSYBOX, "command": command, "network": "none"},
+    )

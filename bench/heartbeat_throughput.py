@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from bench.harness import Result, bench_user, celery, ended, scaled
+from bench.harness import Result, bench_user, celery, ended, heartbeats, scaled
 
 NAME = "heartbeat_throughput"
 
@@ -27,26 +27,11 @@ def run() -> list[Result]:
     from chronoverse.redis_client import get_redis
     from jobs.models import Job, JobStatus
     from jobs.scheduler import scheduler_tick
-    from workflows.models import BuildStatus, Workflow
 
     count = scaled(smoke=20, default=10_000, full=50_000)
     user = bench_user()
     past = timezone.now() - timedelta(seconds=1)
-    Workflow.objects.bulk_create(
-        (
-            Workflow(
-                user=user,
-                name=f"hb-{n}",
-                kind="HEARTBEAT",
-                payload={},
-                interval=1,
-                build_status=BuildStatus.COMPLETED,
-                next_run_at=past,
-            )
-            for n in range(count)
-        ),
-        batch_size=5000,
-    )
+    heartbeats(user, count, lambda n: past)
     worker = celery("worker", "--pool=threads", "--concurrency=8", "--queues=celery")
     try:
         app.control.ping(timeout=10)  # the worker is up

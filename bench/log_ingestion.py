@@ -8,7 +8,7 @@ import asyncio
 import threading
 import time
 
-from bench.harness import Result, bench_user, scaled
+from bench.harness import Result, bench_user, busybox_workflow, scaled
 
 NAME = "log_ingestion"
 FOLLOWERS = 2
@@ -55,20 +55,11 @@ def run() -> list[Result]:
     from jobs.models import Job, JobLog, JobStatus
     from jobs.runner import job_execute
     from jobs.services import job_run_manually
-    from workflows.models import BuildStatus, Workflow
 
     lines = scaled(smoke=1000, default=1_000_000, full=1_000_000)
     settings.LOG_MAX_LINES_PER_JOB = lines
     user = bench_user()
-    workflow = Workflow.objects.create(
-        user=user,
-        name="printer",
-        kind="CONTAINER",
-        interval=60,
-        build_status=BuildStatus.COMPLETED,
-        image_ref="chronoverse/busybox:latest",
-        payload={"image": "chronoverse/busybox:latest", "command": ["seq", "1", str(lines)], "network": "none"},
-    )
+    workflow = busybox_workflow(user, ["seq", "1", str(lines)])
     job = job_run_manually(workflow=workflow, user=user)
     Job.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED)
     counts = [0] * FOLLOWERS

@@ -9,7 +9,7 @@ import logging
 import time
 from datetime import timedelta
 
-from bench.harness import SCALE, Result, bench_user
+from bench.harness import SCALE, Result, bench_user, heartbeats
 
 NAME = "scheduler_tick"
 ANCHOR_SECONDS = 30
@@ -20,25 +20,11 @@ def _ours(user, count: int) -> float:
 
     from jobs.models import Job
     from jobs.scheduler import scheduler_tick
-    from workflows.models import BuildStatus, Workflow
+    from workflows.models import Workflow
 
     Workflow.objects.filter(user=user).delete()
     past = timezone.now() - timedelta(seconds=1)
-    Workflow.objects.bulk_create(
-        (
-            Workflow(
-                user=user,
-                name=f"hb-{n}",
-                kind="HEARTBEAT",
-                payload={},
-                interval=1,
-                build_status=BuildStatus.COMPLETED,
-                next_run_at=past,
-            )
-            for n in range(count)
-        ),
-        batch_size=5000,
-    )
+    heartbeats(user, count, lambda n: past)
     started = time.perf_counter()
     created = scheduler_tick()
     elapsed = time.perf_counter() - started

@@ -80,20 +80,13 @@ def client_ack(*, user_id, client_name: str, job_id, connection: ClientConnectio
 
 
 def client_deliveries_expire(*, now: datetime | None = None, limit: int = 1000) -> int:
-    """Fail the jobs whose ack deadline passed: one indexed query when there are none. Each failure
-    counts toward its workflow's threshold and notifies like any other."""
-    now = now or timezone.now()
-    overdue = list(
-        Job.objects.select_related("workflow", "user").filter(
-            status=JobStatus.RUNNING, worker=CLIENT_WORKER, lease_expires_at__lt=now
-        )[:limit]
+    """Fail the jobs whose ack deadline passed: one indexed query when there are none."""
+    return services.waiting_jobs_expire(
+        worker=CLIENT_WORKER,
+        error=lambda job: no_ack_error(ack_timeout(job.workflow.payload)),
+        now=now or timezone.now(),
+        limit=limit,
     )
-    failed = 0
-    for job in overdue:
-        outcome = Outcome(False, no_ack_error(ack_timeout(job.workflow.payload)))
-        if services.job_finish(job=job, outcome=outcome, worker=CLIENT_WORKER):
-            failed += 1
-    return failed
 
 
 # -- presence ----------------------------------------------------------------------------------

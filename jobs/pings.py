@@ -293,14 +293,6 @@ def _slot_jobs_create(slots: dict[UUID, datetime], by_pk: dict[UUID, Workflow]) 
 
 def pings_expire(*, now: datetime | None = None, limit: int = 1000) -> int:
     """Fail the slots whose grace ran out without a ping: one indexed query when there are none."""
-    now = now or timezone.now()
-    overdue = list(
-        Job.objects.select_related("workflow", "user").filter(
-            status=JobStatus.RUNNING, worker=PING_WORKER, lease_expires_at__lt=now
-        )[:limit]
+    return services.waiting_jobs_expire(
+        worker=PING_WORKER, error=lambda job: NO_PING, now=now or timezone.now(), limit=limit
     )
-    failed = 0
-    for job in overdue:
-        if services.job_finish(job=job, outcome=Outcome(False, NO_PING), worker=PING_WORKER):
-            failed += 1
-    return failed

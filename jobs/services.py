@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -505,6 +506,18 @@ def jobs_insert_pending(rows: list[tuple], *, trigger: str, now: datetime | None
             [JobStatus.PENDING, trigger, now, now, ids, workflow_ids, user_ids, slots, upstream_ids],
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+def waiting_jobs_expire(*, worker: str, error: Callable[[Job], str], now: datetime, limit: int = 1000) -> int:
+    """Fail the jobs that wait under `worker` (for a ping, for a client's ack) past their deadline
+    (the lease): one indexed query when there are none. Each failure counts toward its workflow's
+    threshold and notifies like any other."""
+    overdue = list(
+        Job.objects.select_related("workflow", "user").filter(
+            status=JobStatus.RUNNING, worker=worker, lease_expires_at__lt=now
+        )[:limit]
+    )
+    return sum(job_finish(job=job, outcome=Outcome(False, error(job)), worker=worker) for job in overdue)
 
 
 # -- heartbeats in bulk ------------------------------------------------------------------------
