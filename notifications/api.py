@@ -1,4 +1,4 @@
-"""REST endpoints of notifications: list, mark read, unread count."""
+"""REST endpoints of notifications: list, mark read (some or all), unread count."""
 
 from __future__ import annotations
 
@@ -58,6 +58,17 @@ class NotificationMarkReadView(APIView):
         serializer.is_valid(raise_exception=True)
         updated = services.notification_mark_read(user=request.user, ids=serializer.validated_data["ids"])
         return Response({"updated": updated})
+
+
+@extend_schema(tags=["notifications"])
+class NotificationMarkAllReadView(APIView):
+    @extend_schema(
+        operation_id="notifications_read_all",
+        request=None,
+        responses=inline_serializer("MarkedAllRead", {"updated": serializers.IntegerField()}),
+    )
+    def post(self, request: AuthenticatedRequest) -> Response:
+        return Response({"updated": services.notification_mark_all_read(user=request.user)})
 
 
 @extend_schema(tags=["notifications"])

@@ -17,11 +17,12 @@ from rest_framework.views import APIView
 
 from accounts.request_types import AuthenticatedRequest
 from accounts.services import RequestContext
+from chronoverse.errors import ServiceError
 from chronoverse.pagination import keyset_page
 from chronoverse.schema import page_parameters
 from chronoverse.serializers import ModelSerializer, format_timestamp
 from workflows import selectors, services
-from workflows.models import BuildStatus, Workflow, WorkflowKind
+from workflows.models import BuildStatus, Workflow, WorkflowBuild, WorkflowKind
 from workflows.pings import ping_url
 from workflows.validation import MetadataField, PayloadField, ScheduleField, WorkflowFields
 
@@ -199,3 +200,44 @@ class WorkflowResumeView(_WorkflowActionView):
 )
 class WorkflowPingKeyView(_WorkflowActionView):
     service = services.workflow_rotate_ping_key
+
+
+class BuildSerializer(ModelSerializer):
+    class Meta:
+        model = WorkflowBuild
+        fields = ["id", "generation", "status", "image_ref", "output", "error"]
+        fields += ["created_at", "started_at", "finished_at"]
+
+
+@extend_schema(tags=["workflows"])
+class WorkflowBuildView(APIView):
+    """A CONTAINER workflow's latest build with its output (the dashboard's build panel)."""
+
+    @extend_schema(
+        operation_id="workflow_build_get",
+        responses={200: BuildSerializer, 404: OpenApiResponse(description="Not a CONTAINER workflow, or unknown")},
+    )
+    def get(self, request: AuthenticatedRequest, workflow_id) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        build = selectors.workflow_latest_build(workflow=workflow)
+        if build is None:
+            raise ServiceError("This workflow has no build (only CONTAINER workflows do).", code="not_found")
+        return Response(BuildSerializer(build).data)
+
+
+@extend_schema(tags=["workflows"])
+class WorkflowRebuildView(APIView):
+    """Build a CONTAINER workflow's image again: the build is queued (202), a running one canceled."""
+
+    @extend_schema(
+        operation_id="workflow_rebuild",
+        request=None,
+        responses={
+            202: BuildSerializer,
+            409: OpenApiResponse(description="Not a CONTAINER workflow, or terminated"),
+        },
+    )
+    def post(self, request: AuthenticatedRequest, workflow_id) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        build = services.workflow_rebuild(workflow=workflow, context=RequestContext.from_request(request))
+        return Response(BuildSerializer(build).data, status=status.HTTP_202_ACCEPTED)

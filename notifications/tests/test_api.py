@@ -120,3 +120,15 @@ def test_the_admin_searches_notifications_and_keeps_payloads_read_only(admin_cli
     assert f"/admin/notifications/notification/{notification.pk}/change/" in body
     assert f"/admin/notifications/notification/{theirs.pk}/change/" not in body
     assert 'name="payload"' not in page.content.decode()
+
+
+def test_mark_all_read_touches_only_the_callers_unread_notifications(auth_api, user, make_user):
+    mine, theirs = many(user, 3), many(make_user(), 2)
+    Notification.objects.filter(pk=mine[0].pk).update(read_at=timezone.now() - timedelta(days=1))
+
+    first = auth_api.post("/api/v1/notifications/read-all")
+    again = auth_api.post("/api/v1/notifications/read-all")
+
+    assert (first.status_code, first.json(), again.json()) == (200, {"updated": 2}, {"updated": 0})
+    assert auth_api.get("/api/v1/notifications/unread-count").json() == {"count": 0}
+    assert not Notification.objects.filter(pk__in=[n.pk for n in theirs], read_at__isnull=False).exists()

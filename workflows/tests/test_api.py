@@ -308,3 +308,27 @@ def test_the_fast_workflow_representation_is_exactly_what_drf_would_build(user):
     for workflow in Workflow.objects.filter(pk__in=[w.pk for w in made]):
         drf = serializers.ModelSerializer.to_representation(WorkflowSerializer(), workflow)
         assert WorkflowSerializer(workflow).data == dict(drf)
+
+
+def test_a_container_workflows_build_is_read_and_rebuilt_through_the_api(auth_api, api, make_user, make_token):
+    container = create(auth_api, kind="CONTAINER", payload={"image": "chronoverse/busybox:latest"})
+    heartbeat = create(auth_api)
+
+    first = auth_api.get(f"{URL}/{container['id']}/build")
+    rebuilt = auth_api.post(f"{URL}/{container['id']}/rebuild")
+
+    assert first.status_code == 200
+    assert first.json()["generation"] == 1
+    assert set(first.json()) == {"id", "generation", "status", "image_ref", "output", "error"} | {
+        "created_at",
+        "started_at",
+        "finished_at",
+    }
+    assert (rebuilt.status_code, rebuilt.json()["generation"], rebuilt.json()["status"]) == (202, 2, "QUEUED")
+    assert auth_api.get(f"{URL}/{container['id']}/build").json()["id"] == rebuilt.json()["id"]
+    assert auth_api.get(f"{URL}/{heartbeat['id']}/build").json()["error"]["code"] == "not_found"
+    assert auth_api.post(f"{URL}/{heartbeat['id']}/rebuild").json()["error"]["code"] == "conflict"
+    _, stranger = make_token(make_user())
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {stranger}")
+    assert api.get(f"{URL}/{container['id']}/build").status_code == 404
+    assert api.post(f"{URL}/{container['id']}/rebuild").status_code == 404
