@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from functools import cache
 
 import redis
 from django.conf import settings
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+
+logger = logging.getLogger(__name__)
 
 
 @cache
@@ -26,3 +30,18 @@ def _client(url: str) -> redis.Redis:
 
 def get_redis() -> redis.Redis:
     return _client(settings.REDIS_URL)
+
+
+def publish_many(messages: Iterable[tuple[str, str]], *, what: str) -> None:
+    """PUBLISH each (channel, text) in one round trip. Live messages only wake listeners up (what
+    they say is in Postgres), so Redis being away is logged, never raised to the writer."""
+    messages = list(messages)
+    if not messages:
+        return
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for channel, text in messages:
+            pipe.publish(channel, text)
+        pipe.execute()
+    except redis.RedisError:
+        logger.warning("could not publish %d %s", len(messages), what, exc_info=True)

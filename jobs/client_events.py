@@ -11,19 +11,15 @@ Postgres, where a client that connects, or a socket whose relay lost Redis, read
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 
-import redis
 from django.db import transaction
 
-from chronoverse.redis_client import get_redis
+from chronoverse.redis_client import publish_many
 from chronoverse.serializers import format_timestamp
 from jobs.models import Job
 from notifications.relay import client_channel
 from workflows.models import Workflow
-
-logger = logging.getLogger(__name__)
 
 # (user id, envelope as JSON text)
 Outgoing = tuple[object, str]
@@ -64,15 +60,7 @@ def tag_envelope(job: Job, data: dict) -> Outgoing | None:
 def publish(outgoing: list[Outgoing]) -> None:
     """One round trip for a batch. A lost publish delays a client event, it does not lose it: the
     waiting job is read again from Postgres (on connect, on the relay's reconnect, periodically)."""
-    if not outgoing:
-        return
-    try:
-        pipe = get_redis().pipeline(transaction=False)
-        for user_id, text in outgoing:
-            pipe.publish(client_channel(user_id), text)
-        pipe.execute()
-    except redis.RedisError:
-        logger.warning("could not publish %d client socket message(s)", len(outgoing), exc_info=True)
+    publish_many(((client_channel(user_id), text) for user_id, text in outgoing), what="client socket messages")
 
 
 def publish_on_commit(outgoing: Sequence[Outgoing | None]) -> None:

@@ -19,7 +19,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from chronoverse.redis_client import get_redis
+from chronoverse.redis_client import get_redis, publish_many
 from chronoverse.serializers import format_timestamp
 from jobs.models import JobLog
 from jobs.rollups import atomic_with_rollups, rollups_add_log_lines
@@ -115,13 +115,10 @@ def publish_event(job_id, event: str, data: dict | list) -> None:
 
 def publish_events(events: list[tuple]) -> None:
     """Publish many (job id, event, data) at once: one round trip to Redis for a whole batch."""
-    try:
-        pipe = get_redis().pipeline(transaction=False)
-        for job_id, event, data in events:
-            pipe.publish(log_channel(job_id), json.dumps({"event": event, "data": data}))
-        pipe.execute()
-    except redis.RedisError:
-        logger.warning("could not publish %d job events", len(events), exc_info=True)
+    publish_many(
+        ((log_channel(job_id), json.dumps({"event": event, "data": data})) for job_id, event, data in events),
+        what="job events",
+    )
 
 
 def copy_lines(job_id, lines: list[LogLine]) -> None:

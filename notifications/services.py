@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import NotificationPreference, User
 from chronoverse import task_queue
 from chronoverse.errors import ServiceError
-from chronoverse.redis_client import get_redis
+from chronoverse.redis_client import get_redis, publish_many
 from notifications.models import ALERT_KINDS, DeliverySettings, Notification, NotificationKind
 
 logger = logging.getLogger(__name__)
@@ -59,14 +59,14 @@ def notification_copy_many(notifications: list[Notification]) -> None:
 
 def notification_publish_many(notifications: list[Notification], users: dict) -> None:
     """Push rows created in bulk (after their commit), each to its user as their preference says."""
-    try:
-        pipe = get_redis().pipeline(transaction=False)
-        for notification in notifications:
-            if should_push_live(users[notification.user_id].notification_preference, notification.kind):
-                pipe.publish(channel_name(notification.user_id), _message(notification))
-        pipe.execute()
-    except redis.RedisError:
-        logger.warning("could not publish %d notifications", len(notifications), exc_info=True)
+    publish_many(
+        (
+            (channel_name(notification.user_id), _message(notification))
+            for notification in notifications
+            if should_push_live(users[notification.user_id].notification_preference, notification.kind)
+        ),
+        what="notifications",
+    )
 
 
 def notification_mark_read(*, user: User, ids: list) -> int:
