@@ -61,12 +61,22 @@ def _own(labels: list[str]) -> dict:
     return {"label": [f"{INSTALLATION_LABEL}={installation_id()}", *labels]}
 
 
+# The API version each engine answered with, by address. A client made without a version first asks
+# the engine for it, an extra round trip on each of the five or six calls of a container job; an
+# engine restarted with a newer release still serves the older API version, so the first answer holds.
+_api_versions: dict[str, str] = {}
+
+
 def engine_client(*, timeout: int = 60) -> docker.DockerClient:
-    # Creating a client already asks the engine for its API version: a dead engine fails here.
+    # The first client of a process asks the engine for its API version: a dead engine fails here,
+    # and later ones fail on their first call, which _translated turns into EngineUnavailable too.
+    base_url = settings.DOCKER_HOST
     try:
-        return docker.DockerClient(base_url=settings.DOCKER_HOST, timeout=timeout)
+        client = docker.DockerClient(base_url=base_url, timeout=timeout, version=_api_versions.get(base_url))
     except (*TRANSPORT_ERRORS, DockerException) as exc:
         raise _unavailable(exc) from exc
+    _api_versions.setdefault(base_url, client.api.api_version)
+    return client
 
 
 def _unavailable(exc: Exception) -> EngineUnavailable:

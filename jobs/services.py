@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -114,6 +115,13 @@ def job_dispatch(*, job_ids: list) -> int:
             "pk", "workflow__kind", "workflow__payload", "workflow__tags"
         )
     )
+    return jobs_dispatch_rows(rows)
+
+
+def jobs_dispatch_rows(rows: list[tuple]) -> int:
+    """job_dispatch for callers that already hold each job's (id, kind, payload, tags): the tick,
+    which read them with the due workflows a moment ago, saves reading them again. Every move is
+    conditional on the job still being PENDING, so a job dispatched meanwhile is left alone."""
     if not rows:
         return 0
     now = timezone.now()
@@ -458,7 +466,16 @@ def workflows_busy(workflow_ids: list) -> set:
     )
 
 
-def run_admitted(workflow: Workflow, busy: set, to_replace: list) -> bool:
+class Admissible(Protocol):
+    """What admission reads of a workflow: a Workflow, or the tick's row of one."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def concurrency_policy(self) -> str: ...
+
+
+def run_admitted(workflow: Admissible, busy: set, to_replace: list) -> bool:
     """The workflow's concurrency policy on a new run: FORBID refuses it while one is in progress,
     REPLACE notes that one for jobs_replace, ALLOW starts it beside. An admitted run is in progress."""
     if workflow.pk in busy:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from django.conf import settings
@@ -32,7 +32,24 @@ from workflows.schedule import Plan
 from workflows.validation import clean_create, clean_update, current_fields
 
 
-def workflow_plan(workflow: Workflow) -> Plan:
+class Timed(Protocol):
+    """What a plan is made of: a Workflow, or a row of its timing fields (the scheduler's tick)."""
+
+    @property
+    def interval(self) -> int | None: ...
+    @property
+    def schedule(self) -> dict | None: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def start_at(self) -> datetime | None: ...
+    @property
+    def end_at(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def workflow_plan(workflow: Timed) -> Plan:
     return Plan(
         interval=workflow.interval,
         schedule=workflow.schedule,
