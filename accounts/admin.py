@@ -17,14 +17,14 @@ from chronoverse.errors import ServiceError
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["-created_at"]
-    list_display = ["email", "notification_preference", "is_active", "is_staff", "created_at"]
+    list_display = ["email", "notification_preference", "display_timezone", "is_active", "is_staff", "created_at"]
     list_filter = ["is_active", "is_staff", "notification_preference"]
     search_fields = ["email"]
     readonly_fields = ["created_at", "updated_at", "last_login", "api_tokens"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("API tokens", {"fields": ["api_tokens"]}),
-        ("Preferences", {"fields": ["notification_preference"]}),
+        ("Preferences", {"fields": ["notification_preference", "display_timezone"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Dates", {"fields": ["last_login", "created_at", "updated_at"]}),
     ]

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import uuid
+import zoneinfo
+from functools import cache
 from typing import ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -15,6 +18,17 @@ class NotificationPreference(models.TextChoices):
     ALL = "ALL"
     ALERTS = "ALERTS"
     NONE = "NONE"
+
+
+@cache
+def timezone_names() -> frozenset[str]:
+    """The IANA zones this machine knows (a scan of the tz database: done once per process)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_timezone_name(value: str) -> None:
+    if value and value not in timezone_names():
+        raise ValidationError(f"Unknown timezone {value!r}; choose an IANA name such as 'Europe/Berlin'.")
 
 
 class UserManager(BaseUserManager["User"]):
@@ -39,6 +53,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(max_length=254, unique=True)
     notification_preference = models.CharField(
         max_length=6, choices=NotificationPreference.choices, default=NotificationPreference.ALL
+    )
+    # The zone the dashboard shows times in; empty follows the browser (see accounts/middleware.py).
+    display_timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        validators=[validate_timezone_name],
+        help_text="An IANA zone such as Europe/Berlin; empty: the zone of the browser in use.",
     )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
@@ -82,6 +104,7 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "API token"
         indexes = [models.Index(fields=["user", "-created_at", "-id"], name="accounts_token_user_page")]
 
     def __str__(self) -> str:
@@ -97,13 +120,17 @@ class ApiToken(models.Model):
 
 
 class AuditAction(models.TextChoices):
-    USER_REGISTERED = "user.registered"
-    LOGIN = "user.login"
-    LOGIN_FAILED = "user.login_failed"
-    LOGOUT = "user.logout"
-    USER_UPDATED = "user.updated"
-    TOKEN_CREATED = "token.created"
-    TOKEN_REVOKED = "token.revoked"
+    # The labels are what the dashboard's audit page shows.
+    USER_REGISTERED = "user.registered", "Account created"
+    LOGIN = "user.login", "Logged in"
+    LOGIN_FAILED = "user.login_failed", "Failed login"
+    LOGOUT = "user.logout", "Logged out"
+    USER_UPDATED = "user.updated", "Settings changed"
+    TOKEN_CREATED = "token.created", "API token created"
+    TOKEN_REVOKED = "token.revoked", "API token revoked"
+    PASSWORD_CHANGED = "user.password_changed", "Password changed"
+    PASSWORD_RESET_REQUESTED = "user.password_reset_requested", "Password reset requested"
+    PASSWORD_RESET = "user.password_reset", "Password reset"
 
 
 class AuditLog(models.Model):
@@ -121,6 +148,8 @@ class AuditLog(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
 
     class Meta:
+        verbose_name = "audit log entry"
+        verbose_name_plural = "audit log"
         indexes = [models.Index(fields=["user", "-created_at", "-id"], name="accounts_audit_user_page")]
 
     def __str__(self) -> str:

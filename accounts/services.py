@@ -15,9 +15,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import ApiToken, AuditAction, AuditLog, NotificationPreference, TokenScope, User
+from accounts.models import ApiToken, AuditAction, AuditLog, NotificationPreference, TokenScope, User, timezone_names
 from chronoverse.errors import ServiceError
-from chronoverse.ratelimit import rate_limit_hit
+from chronoverse.ratelimit import RateDecision, rate_limit_hit
 from chronoverse.redis_client import get_redis
 
 TOKEN_MARK = "cv_"
@@ -253,7 +253,13 @@ def user_logout(*, user: User, token: ApiToken | None, context: RequestContext =
         )
 
 
-def user_update(*, user: User, notification_preference: str | None = None, context: RequestContext = SYSTEM) -> User:
+def user_update(
+    *,
+    user: User,
+    notification_preference: str | None = None,
+    display_timezone: str | None = None,
+    context: RequestContext = SYSTEM,
+) -> User:
     changes: dict[str, list] = {}
     if notification_preference is not None and notification_preference != user.notification_preference:
         if notification_preference not in NotificationPreference.values:
@@ -262,13 +268,39 @@ def user_update(*, user: User, notification_preference: str | None = None, conte
             )
         changes["notification_preference"] = [user.notification_preference, notification_preference]
         user.notification_preference = notification_preference
+    if display_timezone is not None and display_timezone != user.display_timezone:
+        if display_timezone and display_timezone not in timezone_names():
+            raise ServiceError(
+                "Unknown timezone.", fields={"display_timezone": ["Choose an IANA name such as Europe/Berlin."]}
+            )
+        changes["display_timezone"] = [user.display_timezone, display_timezone]
+        user.display_timezone = display_timezone
     if changes:
         with transaction.atomic():
-            user.save(update_fields=["notification_preference", "updated_at"])
+            user.save(update_fields=[*changes, "updated_at"])
             audit_record(
                 user=user, action=AuditAction.USER_UPDATED, context=context, target=user, details={"changes": changes}
             )
     return user
+
+
+def user_password_audit(*, user: User, action: AuditAction, context: RequestContext = SYSTEM) -> None:
+    """Record a password change or reset done by Django's own views (which save the password)."""
+    audit_record(user=user, action=action, context=context, target=user)
+
+
+def password_reset_request(*, email: str, context: RequestContext = SYSTEM) -> RateDecision:
+    """Counts a reset request per address and per client IP (each one sends a mail: a script must
+    not turn the form into a mail cannon), and audits it on the account it names, if any."""
+    email = User.objects.normalize_email(email).lower()
+    for scope, ident in (("password_reset_email", email), ("password_reset_ip", context.ip or "unknown")):
+        decision = rate_limit_hit(scope, ident)
+        if not decision.allowed:
+            return decision
+    user = User.objects.filter(email=email, is_active=True).first()
+    if user is not None:
+        audit_record(user=user, action=AuditAction.PASSWORD_RESET_REQUESTED, context=context, target=user)
+    return RateDecision(True, 0.0)
 
 
 def token_prune_expired(*, older_than: timedelta = timedelta(days=30)) -> int:

@@ -1,18 +1,25 @@
-"""Dashboard pages of accounts: log in, sign up and log out. The settings page (preferences, alert
+"""Dashboard pages of accounts: log in, sign up and log out, password change and reset (Django's own
+views, audited), the display timezone and the audit log. The settings page (preferences, alert
 delivery, tokens) spans accounts and notifications, so it is the notifications app's."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts import services
-from accounts.forms import LoginForm, SignupForm
+from accounts import selectors, services
+from accounts.forms import LoginForm, PasswordChangeForm, SetPasswordForm, SignupForm, TimezoneForm
+from accounts.models import AuditAction
+from accounts.request_types import AuthenticatedHttpRequest
 from chronoverse.api_errors import retry_after_header
+from chronoverse.dashboard import dashboard_page
 from chronoverse.errors import ServiceError
 
 
@@ -81,3 +88,92 @@ def logout_view(request: HttpRequest) -> HttpResponse:
         services.user_logout(user=request.user, token=None, context=services.RequestContext.from_request(request))
     logout(request)
     return redirect("accounts:login")
+
+
+@login_required
+@require_POST
+def timezone_view(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = TimezoneForm(request.POST)
+    if form.is_valid():
+        services.user_update(
+            user=request.user,
+            display_timezone=form.cleaned_data["display_timezone"],
+            context=services.RequestContext.from_request(request),
+        )
+        messages.success(request, "Display timezone saved.")
+    else:
+        messages.error(request, "Choose a timezone from the list.")
+    return redirect(reverse("accounts:settings") + "#timezone")
+
+
+@login_required
+def audit_view(request: AuthenticatedHttpRequest) -> HttpResponse:
+    page = dashboard_page(request, lambda: selectors.audit_log_list(user=request.user))
+    return render(
+        request,
+        "accounts/audit.html",
+        {"entries": page.items, "next_query": page.next_query, "first_query": page.first_query},
+        status=page.status,
+    )
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    form_class = PasswordChangeForm
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:settings")
+
+    def form_valid(self, form):
+        # Django saves the password and keeps this session signed in (the others are logged out).
+        response = super().form_valid(form)
+        services.user_password_audit(
+            user=form.user,
+            action=AuditAction.PASSWORD_CHANGED,
+            context=services.RequestContext.from_request(self.request),
+        )
+        messages.success(self.request, "Password changed. Your other sessions are signed out; API tokens still work.")
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Mails a one-time link through the configured EMAIL_BACKEND (console unless EMAIL_HOST is set).
+    The answer is the same whether or not the address has an account."""
+
+    template_name = "accounts/password_reset.html"
+    email_template_name = "accounts/password_reset_email.txt"
+    subject_template_name = "accounts/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+    def form_valid(self, form):
+        decision = services.password_reset_request(
+            email=form.cleaned_data["email"], context=services.RequestContext.from_request(self.request)
+        )
+        if not decision.allowed:
+            form.add_error(None, "Too many reset requests; try again later.")
+            response = self.form_invalid(form)
+            response.status_code = 429
+            response["Retry-After"] = retry_after_header(decision.retry_after)
+            return response
+        return super().form_valid(form)
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = SetPasswordForm
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.user_password_audit(
+            user=form.user,
+            action=AuditAction.PASSWORD_RESET,
+            context=services.RequestContext.from_request(self.request),
+        )
+        return response
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"

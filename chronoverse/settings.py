@@ -126,6 +126,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.display_timezone_middleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -237,6 +238,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "chronoverse" / "static"]
 # Serve from the finders when collectstatic has not been run (development and tests).
 WHITENOISE_USE_FINDERS = True
+# Files served at the site's root (/favicon.ico, which browsers and tools ask for on their own).
+WHITENOISE_ROOT = BASE_DIR / "chronoverse" / "public"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -256,6 +259,9 @@ RATE_LIMITS = {
     "login_email": env_rate("RATE_LIMIT_LOGIN_EMAIL", "10/min"),
     "login_ip": env_rate("RATE_LIMIT_LOGIN_IP", "30/min"),
     "register_ip": env_rate("RATE_LIMIT_REGISTER_IP", "30/hour"),
+    # Each password reset request sends a mail: a few per address, and per client IP.
+    "password_reset_email": env_rate("RATE_LIMIT_PASSWORD_RESET_EMAIL", "5/hour"),
+    "password_reset_ip": env_rate("RATE_LIMIT_PASSWORD_RESET_IP", "20/hour"),
     # Per ping key: a runaway loop calling its ping URL is refused (429) without slowing the others.
     "ping": env_rate("RATE_LIMIT_PING", "60/min"),
 }

@@ -9,8 +9,13 @@ from jobs import views as jobs_views
 from notifications import urls as notifications_urls
 from workflows import urls as workflows_urls
 
+handler403 = views.permission_denied
 handler404 = views.not_found
 handler500 = views.server_error
+
+admin.site.site_header = "Chronoverse administration"
+admin.site.site_title = "Chronoverse admin"
+admin.site.index_title = "Operations"
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),

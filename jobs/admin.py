@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from accounts.services import RequestContext
+from chronoverse.admin_search import UuidPrefixSearchMixin
 from chronoverse.errors import ServiceError
 from jobs import services
 from jobs.clients import stale_before
@@ -48,20 +49,23 @@ class ClientDeliveryInline(admin.StackedInline):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(UuidPrefixSearchMixin, admin.ModelAdmin):
     list_display = [
-        "id",
+        "short_id",
         "workflow",
         "status",
         "trigger",
         "scheduled_at",
         "started_at",
-        "duration_seconds",
+        "duration",
         "attempt",
         "exit_code",
     ]
     list_filter = ["status", "trigger", "infrastructure_failure"]
+    # Also by a prefix of the job's or its workflow's id: the dashboard shows the first 8 digits.
     search_fields = ["=id", "=workflow__id", "workflow__name", "user__email"]
+    uuid_prefix_search_fields = ("id", "workflow__id")
+    search_help_text = "A job id or its first 8 characters, a workflow id, workflow name or user email."
     list_select_related = ["workflow"]
     raw_id_fields = ["workflow", "user"]
     date_hierarchy = "created_at"
@@ -75,6 +79,15 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
+
+    @admin.display(description="Job", ordering="id")
+    def short_id(self, job: Job) -> str:
+        return str(job.id)[:8]
+
+    @admin.display(description="Duration", ordering="duration_seconds")
+    def duration(self, job: Job) -> str:
+        # As the dashboard shows it; the raw float has sixteen digits.
+        return "—" if job.duration_seconds is None else f"{job.duration_seconds:.2f} s"
 
     @admin.action(description="Cancel the selected jobs")
     def cancel(self, request, queryset):

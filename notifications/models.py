@@ -77,6 +77,11 @@ class DeliverySettings(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        # One row holds one user's settings: "delivery settings" either way (not "settingss").
+        verbose_name = "delivery settings"
+        verbose_name_plural = "delivery settings"
+
     def __str__(self) -> str:
         return f"delivery settings of {self.user_id}"
 

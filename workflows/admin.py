@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from accounts.services import RequestContext
+from chronoverse.admin_search import UuidPrefixSearchMixin
 from chronoverse.errors import ServiceError
 from workflows import services
 from workflows.models import IdempotencyKey, Workflow, WorkflowBuild, WorkflowKind
@@ -58,7 +59,7 @@ class WorkflowAdminForm(forms.ModelForm):
 
 # Registered by the jobs app (jobs/admin.py), which adds what takes the workflow's jobs along:
 # deleting and terminating.
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(UuidPrefixSearchMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "kind",
@@ -73,6 +74,7 @@ class WorkflowAdmin(admin.ModelAdmin):
     ]
     list_filter = ["kind", "build_status", "concurrency_policy", TerminatedFilter]
     search_fields = ["name", "description", "user__email", "=id", "tags"]
+    search_help_text = "A name, description, tag, user email, or a workflow id (its first 8 characters will do)."
     list_select_related = ["user"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]

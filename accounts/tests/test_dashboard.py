@@ -11,8 +11,8 @@ from conftest import PASSWORD
 pytestmark = pytest.mark.django_db
 
 
-def test_the_dashboard_sends_visitors_to_the_login_page(client):
-    response = client.get("/")
+def test_the_dashboard_pages_send_visitors_to_the_login_page(client):
+    response = client.get("/accounts/settings/")
 
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
@@ -25,7 +25,7 @@ def test_signup_creates_the_account_and_signs_in(client):
     )
 
     assert response.status_code == 302
-    assert client.get("/").status_code == 200
+    assert client.get("/accounts/settings/").status_code == 200
     assert User.objects.filter(email="fresh@example.com").exists()
     assert not ApiToken.objects.filter(user__email="fresh@example.com").exists()
 
@@ -52,7 +52,7 @@ def test_login_and_logout(client, user):
     assert response["Location"] == "/accounts/settings/"
     assert user.email in client.get("/").content.decode()
     assert client.post("/accounts/logout/").status_code == 302
-    assert client.get("/").status_code == 302
+    assert client.get("/accounts/settings/").status_code == 302
     assert AuditLog.objects.filter(user=user, action__in=["user.login", "user.logout"]).count() == 2
 
 
@@ -76,7 +76,7 @@ def test_dashboard_login_is_throttled(client, user, settings):
 
     assert response.status_code == 429
     assert int(response["Retry-After"]) >= 1
-    assert client.get("/").status_code == 302
+    assert client.get("/accounts/settings/").status_code == 302
 
 
 def test_settings_page_creates_shows_once_and_revokes_tokens(client, user):
