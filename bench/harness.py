@@ -133,6 +133,16 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def postgres_pid() -> int:
+    """The PostgreSQL server's main process (the parent of this connection's backend)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def gunicorn(port: int, workers: int = 3) -> list[str]:
     """The web process as supervisord.conf starts it."""
     python = str(Path(sys.executable).parent)
