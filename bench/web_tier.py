@@ -90,8 +90,10 @@ def run() -> list[Result]:
         f"{cpu['anchor']:.1f} ms. Ours is bounded by {cores} cores, shared with PostgreSQL and the load generator "
         f"(at most {cores * 1000 / cpu['ours']:,.0f} req/s), the anchor by its one event loop; "
         f"{cores} processes can give at most {cores}x the anchor's CPU, so 5x needs a request "
-        f"{5 / cores:.1f} times cheaper than Daphne's: Django and DRF's own work per request (routing, "
-        "authentication, serialization of 50 rows), not the server."
+        f"{5 / cores:.1f} times cheaper than Daphne's. A profile of the request in one process (cProfile) spreads "
+        "it over Django and DRF's own work: middleware, token authentication and the rate limit's Redis calls, "
+        "the keyset page's query and 50 rows serialized; no one part is most of it. What it would take: more "
+        "cores for more worker processes, or a list cached per user and invalidated on change."
     )
     return [
         Result(
