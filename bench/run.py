@@ -54,6 +54,7 @@ def main() -> None:
     from chronoverse.redis_client import get_redis
 
     call_command("migrate", verbosity=0)
+    run_started = time.monotonic()
     for name in args.names or NAMES:
         call_command("flush", interactive=False, verbosity=0)
         get_redis().flushdb()
@@ -68,6 +69,7 @@ def main() -> None:
             print(f"   {result.metric:<52} {figure}  goal {result.goal}: {met}")
         harness.write(name, results, args.results)
         print(f"   ({time.monotonic() - started:.0f} s)", flush=True)
+    print(f"== all done in {(time.monotonic() - run_started) / 60:.1f} min", flush=True)
     if not args.no_report:
         report.main(args.results)
 
