@@ -51,7 +51,7 @@ def _key_value(name: str, label: str, item: str, key_label: str, help_text: str 
 ROW_EDITORS: dict[str, RowEditor] = {
     editor.name: editor
     for editor in (
-        _key_value("hb_headers", "Headers", "header", "Header name"),
+        _key_value("hb_headers", "Headers", "header", "Name"),
         RowEditor(
             "ct_command",
             "Command",
@@ -62,7 +62,7 @@ ROW_EDITORS: dict[str, RowEditor] = {
         RowEditor(
             "ct_args", "Arguments", "argument", (Column("", "Argument"),), "Appended to the command, one per row."
         ),
-        _key_value("ct_env", "Environment", "variable", "Variable name"),
+        _key_value("ct_env", "Environment", "variable", "Name"),
         RowEditor(
             "ct_volumes",
             "Volumes",
@@ -81,7 +81,7 @@ ROW_EDITORS: dict[str, RowEditor] = {
             (Column("name", "Path"), Column("content", "Content", "textarea")),
             "Next to the Dockerfile, for its COPY and ADD lines; paths relative to the context.",
         ),
-        _key_value("wh_headers", "Headers", "header", "Header name"),
+        _key_value("wh_headers", "Headers", "header", "Name"),
     )
 }
 

@@ -139,6 +139,9 @@ def timing_from_inputs(inputs: Inputs, timing: str, zone: zoneinfo.ZoneInfo) -> 
             return {}
         return {"schedule": {"at": format_timestamp(at) if at else ""}}
     if timing == "after":
+        if not inputs.value("after"):
+            inputs.fail("after", "Choose the workflow this one runs after.")
+            return {}
         return {"schedule": {"after": inputs.value("after"), "on": inputs.value("after_on") or "COMPLETED"}}
     inputs.fail("timing", "Choose when the workflow runs.")
     return {}

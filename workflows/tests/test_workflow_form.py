@@ -601,6 +601,9 @@ def test_the_preview_of_a_one_time_run_and_of_a_dependency(client, user):
         ({"timing": "cron", "cron": "61 * * * *"}, {"cron": ["Invalid cron expression '61 * * * *'."]}),
         ({"timing": "interval", "interval": "0"}, {"interval": ["Ensure this value is greater than or equal to 1."]}),
         ({"timing": "interval", "interval": "often"}, {"interval": ["Enter a whole number."]}),
+        ({"timing": "interval", "interval": ""}, {"interval": ["Enter the minutes between runs, e.g. 60."]}),
+        ({"timing": "after", "after": ""}, {"after": ["Choose the workflow this one runs after."]}),
+        ({"timing": "after", "after": "not-an-id"}, {"after": ["Must be the id of one of your workflows."]}),
         ({"timing": "at", "at": "2001-01-01T00:00"}, {"at": ["Must be in the future."]}),
         (
             {"timing": "recurrence", "rec_frequency": "daily", "rec_by_hour": "25"},

@@ -347,7 +347,8 @@
     showBlocks();
     if (name === "kind" && editorIsJson()) jsonToFields();
     else if (!editorIsJson()) fieldsToJson();
-    if (isTiming(name)) schedulePreview();
+    // A timing just chosen has empty inputs: its preview waits for a value before it complains.
+    if (isTiming(name)) schedulePreview(name === "timing");
   };
   // Selects, radios and checkboxes fire "input" too, so one listener sees every change.
   form.addEventListener("input", changed);
@@ -413,8 +414,13 @@
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
         .then((body) => {
-          // Untouched inputs on a new form are not errors yet: the preview waits for a valid timing.
-          if (ticket !== asked || (quiet && !body.valid)) return;
+          if (ticket !== asked) return;
+          // Inputs not typed into yet are not errors yet: the preview waits for a valid timing.
+          if (quiet && !body.valid) {
+            clearLiveErrors();
+            preview.hidden = true;
+            return;
+          }
           showPreview(body, body.valid);
         })
         .catch(() => {
