@@ -101,8 +101,10 @@ def workflow_edit_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> 
             else:
                 messages.success(request, "Workflow updated.")
                 return redirect("workflows:detail", workflow_id=workflow.id)
-        if status == 400:
-            form.add_problems(workflow_problems(form.changes(), current=current_fields(workflow)))
+        changes = form.changes() if status == 400 else {}
+        if changes:
+            # An update of nothing but refused inputs has nothing more to check.
+            form.add_problems(workflow_problems(changes, current=current_fields(workflow)))
     return _form_page(request, form, workflow, status)
 
 

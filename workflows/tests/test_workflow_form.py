@@ -637,3 +637,16 @@ def test_the_edit_preview_is_the_users_own_workflows(client, user, make_user):
     assert client.get("/workflows/schedule-preview/", {**params, "workflow": str(mine.id)}).json()["valid"] is True
     assert client.get("/workflows/schedule-preview/", {**params, "workflow": str(theirs.id)}).status_code == 404
     assert client.get("/workflows/schedule-preview/", {**params, "workflow": "nope"}).status_code == 404
+
+
+def test_an_edit_refused_by_the_form_alone_shows_only_that(client, user):
+    workflow, _ = services.workflow_create(
+        user=user, data={"name": "wf", "kind": "WEBHOOK", "payload": {"url": "https://example.com"}, "interval": 5}
+    )
+    client.force_login(user)
+    values = form_values(client.get(f"/workflows/{workflow.id}/edit/").content.decode())
+
+    response = client.post(f"/workflows/{workflow.id}/edit/", {**values, "wh_retries": "many"})
+
+    assert response.status_code == 400
+    assert dict(response.context["form"].errors) == {"wh_retries": ["Enter a whole number."]}
