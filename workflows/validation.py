@@ -376,3 +376,76 @@ def clean_update(current: dict, data: Any) -> dict:
     if {"interval", "schedule", "timezone"} & set(fields):
         check_timing({**current, **fields}, now=now, anchor=current["created_at"])
     return {name: value for name, value in fields.items() if current.get(name) != value}
+
+
+def workflow_problems(data: Any, *, current: dict | None = None, now: datetime | None = None) -> dict[str, list[str]]:
+    """Every problem of a create body (or, with `current`, an update body) at once.
+
+    `clean_create` and `clean_update` stop at the first stage that fails (types, then payload, then
+    schedule, then the timing rules): right for an API answer, but a form shows every input's
+    problem together. So the same checks run here each on their own inputs as well, and their
+    complaints are merged. Empty when nothing is wrong with the fields themselves.
+    """
+    now = now or dj_timezone.now()
+    problems: dict[str, list[str]] = {}
+
+    def collect(check, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return check(*args, **kwargs)
+        except ServiceError as error:
+            for name, messages in (error.fields or {"non_field_errors": [error.message]}).items():
+                known = problems.setdefault(name, [])
+                known.extend(message for message in messages if message not in known)
+        except ScheduleError as error:  # only get_zone's
+            known = problems.setdefault("timezone", [])
+            if str(error) not in known:
+                known.append(str(error))
+        return None
+
+    if not isinstance(data, dict):
+        collect(_typed, data, partial=current is not None)
+        return problems
+    alias = None
+    if current is None:
+        kind, alias = canonical_kind(data.get("kind"))
+        data = {**data, "kind": kind}
+        collect(clean_create, data, now=now)
+    else:
+        kind = current["kind"]
+        collect(clean_update, current, data)
+    collect(_typed, data, partial=current is not None)
+    if kind in WorkflowKind.values and "payload" in data:
+        collect(validate_aliased_payload, kind, data["payload"], alias=alias, infer=current is not None)
+    zone = data.get("timezone", current["timezone"] if current else "UTC")
+    if isinstance(zone, str) and collect(get_zone, zone) is not None and data.get("schedule") is not None:
+        collect(clean_schedule, data["schedule"], zone, now=now)
+    return problems
+
+
+TIMING_FIELDS = ("interval", "schedule", "timezone", "start_at", "end_at")
+
+
+def clean_timing(data: dict, *, current: dict | None = None, now: datetime) -> dict:
+    """The timing fields of `data` (`interval` or `schedule`, `timezone`, and for a new workflow
+    `start_at` and `end_at`) validated as creating the workflow now, or updating `current`, would:
+    the complete resulting values, for a preview of the runs."""
+    given = {name: data[name] for name in TIMING_FIELDS if name in data}
+    if current is not None:
+        given = {name: value for name, value in given.items() if name not in ("start_at", "end_at")}
+    fields = _typed(given, partial=True)
+    base = current or {"timezone": "UTC", "start_at": None, "end_at": None, "created_at": now}
+    fields = {
+        "interval": fields.get("interval"),
+        "schedule": fields.get("schedule"),
+        "timezone": fields.get("timezone", base["timezone"]),
+        "start_at": fields.get("start_at", base["start_at"]),
+        "end_at": fields.get("end_at", base["end_at"]),
+    }
+    if fields["schedule"] is not None:
+        try:
+            get_zone(fields["timezone"])
+        except ScheduleError as exc:
+            _raise({"timezone": [str(exc)]})
+        fields["schedule"] = clean_schedule(fields["schedule"], fields["timezone"], now=now)
+    check_timing(fields, now=now, anchor=base["created_at"])
+    return {**fields, "anchor": base["created_at"]}

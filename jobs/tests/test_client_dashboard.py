@@ -47,7 +47,6 @@ def test_a_websocket_workflow_is_created_from_the_dashboard(client, user):
             "max_consecutive_job_failures_allowed": "3",
             "concurrency_policy": "FORBID",
             "tags": "",
-            "schedule_value": "",
         },
         follow=True,
     )

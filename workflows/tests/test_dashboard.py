@@ -28,7 +28,6 @@ def create_form(**overrides) -> dict:
         "payload": "{}",
         "timing": "interval",
         "interval": "5",
-        "schedule_value": "",
         "timezone": "UTC",
         "max_consecutive_job_failures_allowed": "3",
         "concurrency_policy": "FORBID",
@@ -55,43 +54,57 @@ def edit_form(workflow: Workflow, **overrides) -> dict:
 
 
 class _FormValues(HTMLParser):
-    """What a browser would submit for the page's form, with every input left as prefilled."""
+    """What a browser would submit for the page's form, with every input left as prefilled: checked
+    radios and checkboxes only, repeated names (a row editor's inputs) as lists, and nothing from
+    the row templates."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.values: dict[str, str] = {}
+        self.values: dict[str, list[str]] = {}
         self._textarea: str | None = None
         self._select: str | None = None
+        self._in_template = 0
+
+    def _add(self, name: str, value: str) -> None:
+        self.values.setdefault(name, []).append(value)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attr = dict(attrs)
         name = attr.get("name")
+        if tag == "template":
+            self._in_template += 1
+        if self._in_template:
+            return
         if tag == "input" and name and name != "csrfmiddlewaretoken":
-            self.values[name] = attr.get("value") or ""
-        elif tag == "textarea":
+            if attr.get("type") in ("radio", "checkbox") and "checked" not in attr:
+                return
+            self._add(name, attr.get("value") or "")
+        elif tag == "textarea" and name:
             self._textarea = name
-            self.values[name] = ""
+            self._add(name, "")
         elif tag == "select":
             self._select = name
         elif tag == "option" and self._select and "selected" in attr:
-            self.values[self._select] = attr.get("value") or ""
+            self._add(self._select, attr.get("value") or "")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "textarea":
+        if tag == "template":
+            self._in_template -= 1
+        elif tag == "textarea":
             self._textarea = None
         elif tag == "select":
             self._select = None
 
     def handle_data(self, data: str) -> None:
-        if self._textarea:
-            self.values[self._textarea] += data
+        if self._textarea and not self._in_template:
+            self.values[self._textarea][-1] += data
 
 
-def form_values(page: str) -> dict[str, str]:
+def form_values(page: str) -> dict[str, list[str]]:
     parser = _FormValues()
     parser.feed(page)
     # Browsers drop the one newline that follows <textarea>.
-    return {name: value.removeprefix("\n") for name, value in parser.values.items()}
+    return {name: [value.removeprefix("\n") for value in values] for name, values in parser.values.items()}
 
 
 def names_on(response) -> list[str]:
@@ -209,7 +222,7 @@ def test_creating_a_cron_scheduled_webhook(client, user):
             payload='{"url": "https://example.com/hook"}',
             timing="cron",
             interval="",
-            schedule_value="*/15 * * * *",
+            cron="*/15 * * * *",
             timezone="Europe/Paris",
         ),
     )
@@ -236,7 +249,7 @@ def test_a_payload_that_is_not_json_is_a_form_error(client, user):
     [
         ({"interval": "0"}, "greater than or equal to 1"),
         ({"payload": '{"endpoint": "ftp://x"}'}, "endpoint: Must be an http:// or https:// URL."),
-        ({"timing": "cron", "schedule_value": "not a cron"}, ""),
+        ({"timing": "cron", "cron": "not a cron"}, ""),
         ({"timezone": "Mars/Olympus"}, ""),
         ({"tags": "Bad Tag"}, "Tags are 1-64 characters"),
     ],
@@ -262,7 +275,7 @@ def test_a_script_is_written_in_its_own_inputs(client, user, settings):
 
     assert empty.status_code == 400
     page = empty.content.decode()
-    script_input = page[page.index('id="id_script"') : page.index("</label>", page.index('id="id_script"'))]
+    script_input = page[page.index('id="field-script"') : page.index("</div>", page.index('id="field-script"'))]
     assert '<small class="error">A non-empty string of shell commands is required.</small>' in script_input
     assert created.status_code == 302, created.content.decode()[-2000:]
     workflow = Workflow.objects.get()
@@ -337,7 +350,7 @@ def test_the_edit_form_is_prefilled_and_saves_what_changed(client, user):
     form = client.get(f"/workflows/{workflow.id}/edit/").content.decode()
     response = client.post(
         f"/workflows/{workflow.id}/edit/",
-        edit_form(workflow, name="after", timing="rrule", schedule_value="FREQ=DAILY"),
+        edit_form(workflow, name="after", timing="rrule", rrule="FREQ=DAILY"),
     )
 
     assert 'value="before"' in form
@@ -369,8 +382,10 @@ def test_the_prefilled_edit_form_sent_back_unchanged_changes_nothing(client, use
     values = form_values(client.get(f"/workflows/{workflow.id}/edit/").content.decode())
     response = client.post(f"/workflows/{workflow.id}/edit/", values, follow=True)
 
-    assert values["timing"] == "cron"
-    assert values["schedule_value"] == "0 9 * * 1-5"
+    assert values["timing"] == ["cron"]
+    assert values["cron"] == ["0 9 * * 1-5"]
+    assert values["editor"] == ["fields"]
+    assert (values["wh_headers_name"], values["wh_headers_value"]) == (["X-A"], ["1"])
     assert "Nothing changed." in response.content.decode()
     before = workflow.updated_at
     workflow.refresh_from_db()

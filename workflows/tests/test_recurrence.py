@@ -4,7 +4,6 @@ scheduler taking it like any schedule."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -461,8 +460,7 @@ def create_form(**overrides) -> dict:
         "kind": "HEARTBEAT",
         "payload": "{}",
         "timing": "recurrence",
-        "interval": "",
-        "schedule_value": "",
+        "rec_frequency": "",
         "timezone": "Europe/Berlin",
         "max_consecutive_job_failures_allowed": "3",
         "concurrency_policy": "FORBID",
@@ -478,34 +476,44 @@ def test_the_dashboard_creates_and_shows_a_recurrence(client, user):
     client.force_login(user)
     recurrence = {"frequency": "weekly", "by_day": ["MO", "FR"], "by_hour": [9], "by_minute": [0]}
 
-    response = client.post("/workflows/new/", create_form(schedule_value=json.dumps(recurrence)), follow=True)
+    response = client.post(
+        "/workflows/new/",
+        create_form(rec_frequency="weekly", rec_by_day=["MO", "FR"], rec_by_hour="9", rec_by_minute="0"),
+        follow=True,
+    )
 
     workflow = Workflow.objects.get(user=user)
     assert workflow.schedule == recurrence
     assert "recurrence FREQ=WEEKLY;BYDAY=MO,FR;BYHOUR=9;BYMINUTE=0" in response.content.decode()
     form = client.get(f"/workflows/{workflow.id}/edit/").context["form"]
     assert form.initial["timing"] == "recurrence"
-    assert json.loads(form.initial["schedule_value"]) == recurrence
+    assert (form.initial["rec_frequency"], form.initial["rec_by_day"]) == ("weekly", ["MO", "FR"])
+    assert (form.initial["rec_by_hour"], form.initial["rec_by_minute"]) == ("9", "0")
 
 
 @pytest.mark.parametrize(
-    ("value", "message"),
+    ("inputs", "field", "message"),
     [
-        ("{not json", "Not valid JSON"),
-        ('{"frequency": "weekly", "by_day": ["MO", "XX"]}', "by_day.1: Must be one of MO, TU, WE, TH, FR, SA, SU."),
-        ('{"frequency": "sometimes"}', "frequency: Must be one of minutely, hourly"),
-        ('["daily"]', "Must be one of"),
-        ("", "Must be one of"),
+        ({"rec_frequency": "weekly", "rec_by_day": ["MO", "XX"]}, "rec_by_day", "Select a valid choice."),
+        ({"rec_frequency": "sometimes"}, "rec_frequency", "Must be one of minutely, hourly"),
+        ({"rec_frequency": ""}, "rec_frequency", "Must be one of minutely, hourly"),
+        ({"rec_frequency": "daily", "rec_by_month_day": "0"}, "rec_by_month_day", "0: Must be a day of the month"),
+        ({"rec_frequency": "daily", "rec_interval": "0"}, "rec_interval", "Must be an integer from 1 to 1000."),
+        (
+            {"rec_frequency": "monthly", "rec_by_month": ["2"], "rec_by_month_day": "30"},
+            "rec_by_month_day",
+            "never runs",
+        ),
     ],
 )
 @pytest.mark.django_db
-def test_the_dashboard_shows_what_is_wrong_with_a_recurrence_on_its_input(client, user, value, message):
+def test_the_dashboard_shows_what_is_wrong_with_a_recurrence_on_its_input(client, user, inputs, field, message):
     client.force_login(user)
 
-    response = client.post("/workflows/new/", create_form(schedule_value=value))
+    response = client.post("/workflows/new/", create_form(**inputs))
 
     assert response.status_code == 400
-    assert any(message in error for error in response.context["form"].errors["schedule_value"])
+    assert any(message in error for error in response.context["form"].errors[field])
     assert not Workflow.objects.exists()
 
 
@@ -517,7 +525,8 @@ def test_the_dashboard_edits_a_recurrence(client, user):
         **create_form(),
         "name": workflow.name,
         "timezone": "UTC",
-        "schedule_value": '{"frequency": "daily", "by_hour": [10]}',
+        "rec_frequency": "daily",
+        "rec_by_hour": "10",
     }
 
     client.post(f"/workflows/{workflow.id}/edit/", values)

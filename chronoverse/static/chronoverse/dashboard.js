@@ -17,30 +17,6 @@
     });
   }
 
-  // The workflow form's kind: a Script is written in its own inputs, every other kind as JSON.
-  const kind = document.getElementById("id_kind");
-  if (kind && document.getElementById("id_script")) {
-    const sync = () => {
-      const script = kind.value === "script";
-      document.getElementById("id_payload").closest(".field").hidden = script;
-      document.getElementById("id_script").closest(".field").hidden = !script;
-      document.getElementById("id_script_image").closest(".field").hidden = !script;
-    };
-    kind.addEventListener("change", sync);
-    sync();
-  }
-
-  // The workflow form: only the input of the chosen timing is read on submit, so show just that one.
-  const timing = document.getElementById("id_timing");
-  if (timing) {
-    const sync = () => {
-      document.getElementById("id_interval").closest(".field").hidden = timing.value !== "interval";
-      document.getElementById("id_schedule_value").closest(".field").hidden = timing.value === "interval";
-    };
-    timing.addEventListener("change", sync);
-    sync();
-  }
-
   // The workflow page's ping log: taken again from the API every few seconds while the tab is shown,
   // so that a user watching their cron job call in sees each ping arrive.
   const pingLog = document.querySelector("tbody[data-pings-url]");
