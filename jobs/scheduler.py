@@ -17,9 +17,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from chronoverse.serializers import format_timestamp
 from jobs import services as jobs_services
 from jobs.models import JobTrigger
 from jobs.rollups import atomic_with_rollups
+from notifications import dashboard
 from workflows.models import BuildStatus, Workflow
 from workflows.services import workflow_plan
 
@@ -79,10 +81,21 @@ def _tick_batch(now: datetime, limit: int) -> tuple[int, int]:
                 continue
             jobs.append((uuid.uuid4(), workflow.pk, workflow.user_id, slot, None))
         _advance(due)
+        dashboard.publish_on_commit(_next_runs(due))
         jobs_services.jobs_replace(to_replace)
         created = jobs_services.jobs_insert_pending(jobs, trigger=JobTrigger.AUTOMATIC, now=now)
         transaction.on_commit(lambda: jobs_services.job_dispatch(job_ids=created), robust=True)
     return len(jobs), len(due)
+
+
+def _next_runs(workflows: list[Workflow]) -> list[dashboard.Outgoing]:
+    """The workflows' new next runs for their users' pages: one message per user and batch."""
+    by_user: dict = {}
+    for workflow in workflows:
+        by_user.setdefault(workflow.user_id, []).append(
+            {"id": str(workflow.pk), "next_run_at": format_timestamp(workflow.next_run_at)}
+        )
+    return [(user_id, {"type": "schedule", "workflows": items}) for user_id, items in by_user.items()]
 
 
 def _advance(workflows: list[Workflow]) -> None:
