@@ -55,6 +55,7 @@ def _bell_item(notification: Notification) -> dict:
         "title": labels.notification_title(notification.kind, payload),
         "text": labels.notification_text(notification.kind, payload),
         "alert": labels.is_alert(notification.kind),
+        "workflow_id": workflow_id,
         "url": url,
         "read": notification.read_at is not None,
         "created_at": format_timestamp(notification.created_at),

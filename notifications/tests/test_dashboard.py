@@ -121,6 +121,7 @@ def test_the_bell_counts_what_the_preference_pushes(client, user, preference, co
         "title": "Job failed",
         "text": "nightly: boom",
         "alert": True,
+        "workflow_id": None,
         "url": None,
         "read": False,
         "created_at": None,

@@ -117,7 +117,10 @@
       time.textContent = formatTime(item.created_at);
       box.append(head, text, time);
       toasts.appendChild(box);
-      while (toasts.children.length > MAX_TOASTS) dismiss(toasts.firstElementChild);
+      // Over the limit, the oldest goes, an alert only when no other is left to go.
+      while (toasts.children.length > MAX_TOASTS) {
+        dismiss(toasts.querySelector(".toast:not(.alert)") || toasts.firstElementChild);
+      }
     }
     clearTimeout(box._timer);
     box._timer = setTimeout(function () { dismiss(box); }, TOAST_MS);
