@@ -23,12 +23,12 @@ class DashboardPage:
     status: int
 
 
-def dashboard_page(request: HttpRequest, select: Callable[[], QuerySet]) -> DashboardPage:
+def dashboard_page(request: HttpRequest, select: Callable[[], QuerySet], *, default_limit: int = 50) -> DashboardPage:
     params = request.GET.copy()
     params.pop("cursor", None)
     first_query = params.urlencode() if request.GET.get("cursor") else None
     try:
-        page = keyset_page(select(), request.GET)
+        page = keyset_page(select(), request.GET, default_limit=default_limit)
     except ServiceError as error:
         messages.error(request, error.message)
         return DashboardPage([], None, first_query, error.status)

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 from django.urls import path
 
-from jobs.consumers import ClientSocketConsumer, JobLogsConsumer
+from jobs.consumers import ClientSocketConsumer, DashboardConsumer, JobLogsConsumer
 from notifications.consumers import NotificationsConsumer
 
 if TYPE_CHECKING:
@@ -16,4 +16,5 @@ websocket_urlpatterns: "list[_ExtendedURLPattern | URLRouter]" = [
     path("ws/jobs/<uuid:job_id>/logs/", JobLogsConsumer.as_asgi()),  # type: ignore[arg-type, list-item]
     path("ws/notifications/", NotificationsConsumer.as_asgi()),  # type: ignore[arg-type, list-item]
     path("ws/clients/", ClientSocketConsumer.as_asgi()),  # type: ignore[arg-type, list-item]
+    path("ws/dashboard/", DashboardConsumer.as_asgi()),  # type: ignore[arg-type, list-item]
 ]

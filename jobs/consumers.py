@@ -6,6 +6,9 @@ JSON: {"event": "log"|"status"|"end", "data": ...}, as on the SSE stream.
 `/ws/clients/`: client hooks (the agents that receive WEBSOCKET jobs' events and acknowledge
 them) and tag listeners (the status changes of jobs whose workflows carry their tags); see
 jobs.clients and docs/client-sockets.md.
+
+`/ws/dashboard/`: the dashboard's one socket per page: the user's notifications, job and workflow
+changes, and on request one job's log; see notifications.dashboard and docs/dashboard-socket.md.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from accounts.models import ApiToken, TokenScope
 from accounts.services import token_authenticate
 from jobs import clients, live
 from jobs.models import ClientConnection, Job
+from notifications import dashboard
 from notifications.consumers import ClosesOnRevocation
-from notifications.relay import CLIENTS, get_relay
+from notifications.relay import CLIENTS, DASHBOARD, NOTIFICATIONS, get_relay
 from workflows.payloads import CLIENT_NAME
 from workflows.validation import TAG
 
@@ -69,6 +73,104 @@ class JobLogsConsumer(ClosesOnRevocation, AsyncJsonWebsocketConsumer):
             self.relay.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.relay
+
+
+# -- /ws/dashboard/: everything live of one dashboard page ----------------------------------------
+
+
+class DashboardConsumer(ClosesOnRevocation, AsyncJsonWebsocketConsumer):
+    """The user's live changes, whatever their notification preference, and their notifications
+    marked `toast` as the preference says; a page may also ask for one job's log at a time:
+    `{"type": "follow", "job_id": "<id>", "after": <last sequence seen>}` (and `{"type": "unfollow"}`).
+    Each socket is a dictionary entry in the process's relay, as for /ws/notifications/; a log
+    followed is one Redis subscription while it runs (jobs.live), as for /ws/jobs/<id>/logs/."""
+
+    channel_layer_alias = None  # type: ignore[assignment]  # the relay feeds it, as for notifications
+    user_id: str | None = None
+    _follower: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=UNAUTHENTICATED)
+            return
+        self.user_id = str(user.pk)
+        relay = get_relay()
+        relay.register(self.user_id, self._toasted, family=NOTIFICATIONS)
+        relay.register(self.user_id, self._relayed, family=DASHBOARD)
+        relay.on_reconnect(self._resync)
+        self.watch_revocation()
+        # `ready` means live: what is published from now on arrives. A page fetches what changed
+        # before it (a reconnecting page, a page rendered a moment ago) once it hears `ready`.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(relay.connected.wait(), RELAY_WAIT_SECONDS)
+        await self.send_json({"type": "ready"})
+
+    async def _toasted(self, text: str) -> None:
+        # The contract's notification message, pushed because the user's preference says so.
+        await self.send_json(dashboard.notification_message(json.loads(text), toast=True))
+
+    async def _relayed(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    async def _resync(self) -> None:
+        # The relay lost Redis for a while: what was published meanwhile never came. The page reads again.
+        await self.send_json({"type": "resync"})
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if not isinstance(content, dict) or content.get("type") not in ("follow", "unfollow"):
+            await self.send_json({"type": "error", "code": "invalid_argument", "message": "Unknown message."})
+            return
+        await self._stop_following()
+        if content["type"] == "unfollow":
+            return
+        after = content.get("after", 0)
+        try:
+            job_id = uuid.UUID(str(content.get("job_id")))
+        except ValueError:
+            job_id = None
+        if job_id is None or not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            await self.send_json(
+                {"type": "error", "code": "invalid_argument", "message": "Give a job_id and an `after` of 0 or more."}
+            )
+            return
+        owned = Job.objects.filter(pk=job_id, user_id=str(self.user_id))
+        if not await database_sync_to_async(owned.exists)():
+            await self.send_json({"type": "error", "code": "not_found", "message": "Job not found."})
+            return
+        self._follower = asyncio.create_task(self._follow(str(job_id), after))
+
+    async def _follow(self, job_id: str, after: int) -> None:
+        # Status changes come through the dashboard channel too; the log's stream adds its lines and its end.
+        try:
+            async for event, data in live.follow(job_id, after=after):
+                if event == "log":
+                    await self.send_json({"type": "log", "job_id": job_id, "line": data})
+                elif event == "status":  # where the job stood when the replay ended: a page catching up
+                    await self.send_json({"type": "log_status", "job_id": job_id, "job": data})
+                elif event == "end":
+                    await self.send_json({"type": "log_end", "job_id": job_id, "job": data})
+        except Exception:
+            # Redis went away mid-follow, say: the page follows again from its last line on reconnect.
+            logger.warning("following the log of job %s failed", job_id, exc_info=True)
+            await self.close()
+
+    async def _stop_following(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
+            self._follower = None
+
+    async def disconnect(self, code: int) -> None:
+        await self._stop_following()
+        if self.user_id is not None:
+            relay = get_relay()
+            relay.unregister(self.user_id, self._toasted, family=NOTIFICATIONS)
+            relay.unregister(self.user_id, self._relayed, family=DASHBOARD)
+            relay.unwatch_reconnect(self._resync)
+        await self.stop_watching_revocation()
 
 
 # -- /ws/clients/: client hooks and tag listeners ------------------------------------------------

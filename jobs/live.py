@@ -35,12 +35,15 @@ def _job_data(job_id) -> dict | None:
     return job_status_data(job) if job else None
 
 
-async def follow(job_id, *, idle_check: float = IDLE_CHECK_SECONDS) -> AsyncIterator[tuple[str, dict | None]]:
-    """Yields ("log", Log), ("status", Job) and finally ("end", Job); ("ping", None) while idle."""
+async def follow(
+    job_id, *, after: int = 0, idle_check: float = IDLE_CHECK_SECONDS
+) -> AsyncIterator[tuple[str, dict | None]]:
+    """Yields ("log", Log) for the lines after sequence `after`, ("status", Job) and finally
+    ("end", Job); ("ping", None) while idle."""
     client = aioredis.from_url(settings.REDIS_URL)
     pubsub = client.pubsub()
     await pubsub.subscribe(log_channel(job_id))
-    last = 0
+    last = after
 
     async def replay() -> AsyncIterator[tuple[str, dict]]:
         nonlocal last

@@ -29,6 +29,7 @@ from jobs.logs import LogWriter
 from jobs.models import PING_WORKER, Job, JobStatus, JobTrigger, Ping, PingKind
 from jobs.outcome import Outcome
 from jobs.rollups import atomic_with_rollups
+from notifications import dashboard
 from workflows.models import Workflow, ping_grace
 from workflows.pings import KEY_SHAPE, key_digest, key_matches
 
@@ -121,7 +122,9 @@ def _record(
     found = _slots_find(by_pk, now)
     if not found.waiting and not found.coming:
         # Nothing to settle (the common case of a burst): the pings alone, in one statement.
-        _pings_insert([_ping_row(calls[index], workflow, None, now) for index, workflow in accepted])
+        burst = [_ping_row(calls[index], workflow, None, now) for index, workflow in accepted]
+        _pings_insert(burst)
+        _announce(burst)
         return
     rows: list[Ping] = []
     # The jobs it finishes and the lines it stores are counted at its end (jobs.rollups).
@@ -162,6 +165,16 @@ def _record(
             if queue:
                 slots.update(_slots_claim(_slots_find(settled, now), settled, now))
         Ping.objects.bulk_create(rows)
+        _announce(rows)
+
+
+def _announce(rows: list[Ping]) -> None:
+    """The workflow pages that show these pings read them again: one message per workflow, once
+    the rows are in (after commit, inside a transaction)."""
+    workflows = {row.workflow_id: row.workflow.user_id for row in rows}
+    dashboard.publish_on_commit(
+        [(user_id, {"type": "ping", "workflow_id": str(workflow_id)}) for workflow_id, user_id in workflows.items()]
+    )
 
 
 def _pings_insert(rows: list[Ping]) -> None:

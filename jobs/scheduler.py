@@ -18,9 +18,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from chronoverse.serializers import format_timestamp
 from jobs import services as jobs_services
 from jobs.models import JobTrigger
 from jobs.rollups import atomic_with_rollups
+from notifications import dashboard
 from workflows.models import BuildStatus, Workflow
 from workflows.services import workflow_plan
 
@@ -91,12 +93,21 @@ def _tick_batch(now: datetime, limit: int) -> tuple[int, int]:
             jobs.append((job_id, workflow.pk, workflow.user_id, slot, None))
             dispatch[job_id] = (job_id, workflow.kind, workflow.payload, workflow.tags)
         _advance(advanced)
+        dashboard.publish_on_commit(_next_runs(due, advanced))
         jobs_services.jobs_replace(to_replace)
         created = jobs_services.jobs_insert_pending(jobs, trigger=JobTrigger.AUTOMATIC, now=now)
         # The workflows stay locked until commit, so what was read of them is what the dispatch needs.
         rows = [dispatch[job_id] for job_id in created]
         transaction.on_commit(lambda: jobs_services.jobs_dispatch_rows(rows), robust=True)
     return len(jobs), len(due)
+
+
+def _next_runs(due: list[_Due], advanced: list[tuple[uuid.UUID, datetime | None]]) -> list[dashboard.Outgoing]:
+    """The workflows' new next runs for their users' pages: one message per user and batch."""
+    by_user: dict = {}
+    for workflow, (pk, next_run_at) in zip(due, advanced, strict=True):
+        by_user.setdefault(workflow.user_id, []).append({"id": str(pk), "next_run_at": format_timestamp(next_run_at)})
+    return [(user_id, {"type": "schedule", "workflows": items}) for user_id, items in by_user.items()]
 
 
 def _advance(next_runs: list[tuple[uuid.UUID, datetime | None]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -23,6 +24,12 @@ class JobFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
+class RunFilter(JobFilter):
+    """The dashboard's list of all of a user's runs: a job filter, and which workflow's."""
+
+    workflow = django_filters.UUIDFilter(field_name="workflow_id")
+
+
 class LogFilter(django_filters.FilterSet):
     stream = django_filters.ChoiceFilter(choices=LogStream.choices)
     q = django_filters.CharFilter(field_name="message", lookup_expr="icontains", max_length=1024)
@@ -34,6 +41,38 @@ class LogFilter(django_filters.FilterSet):
 
 def job_list_for_workflow(*, workflow, filters) -> QuerySet[Job]:
     return filtered(JobFilter, filters, Job.objects.filter(workflow=workflow))
+
+
+def job_list(*, user: User, filters) -> QuerySet[Job]:
+    """All the user's jobs (the dashboard's runs page), with their workflows' names in the same query."""
+    return filtered(RunFilter, filters, Job.objects.filter(user=user).select_related("workflow"))
+
+
+def job_last_runs(*, workflow_ids: list) -> dict:
+    """The newest job of each of these workflows (by workflow id), in one query that reads one
+    index entry per workflow, however many jobs each has."""
+    if not workflow_ids:
+        return {}
+    table = Job._meta.db_table
+    fields = ("id", "workflow_id", "status", "trigger", "scheduled_at", "started_at", "completed_at", "created_at")
+    columns = ", ".join(f"j.{name}" for name in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT {columns} FROM unnest(%s::uuid[]) AS w(id)
+            CROSS JOIN LATERAL (
+                SELECT * FROM {table} WHERE workflow_id = w.id ORDER BY created_at DESC, id DESC LIMIT 1
+            ) AS j
+            """,
+            [list(workflow_ids)],
+        )
+        jobs = [Job(**dict(zip(fields, row, strict=True))) for row in cursor.fetchall()]
+    return {job.workflow_id: job for job in jobs}
+
+
+def job_recent(*, user: User, limit: int = 10) -> list[Job]:
+    """The user's newest jobs, for the dashboard's home."""
+    return list(Job.objects.filter(user=user).select_related("workflow").order_by("-created_at", "-id")[:limit])
 
 
 def job_get(*, user: User, job_id) -> Job:
@@ -48,14 +87,32 @@ def job_logs(*, job: Job, filters) -> QuerySet[JobLog]:
     return filtered(LogFilter, filters, JobLog.objects.filter(job=job))
 
 
-def job_recent_for_workflow(*, workflow, limit: int = 20) -> list[Job]:
-    """The workflow's newest jobs, for the dashboard: one query, rows need nothing else loaded
-    (a WEBSOCKET workflow's come with their deliveries)."""
-    # Same order as the API's job list, so it walks the (workflow, -created_at, -id) index.
-    jobs = Job.objects.filter(workflow=workflow).order_by("-created_at", "-id")
-    if workflow.kind == WorkflowKind.WEBSOCKET:
-        jobs = jobs.select_related("delivery")
-    return list(jobs[:limit])
+def job_log_window(
+    *, job: Job, filters, before: int | None = None, after: int | None = None, limit: int = 500
+) -> tuple[list[JobLog], bool]:
+    """A window of a job's log in output order, for paging both ways through a long one: the
+    `limit` lines after sequence `after`, else the `limit` lines before `before` (the last ones
+    when neither is given), filtered by stream and text like the API's page. Also whether more
+    lines lie beyond the window on the side it was read towards."""
+    lines = job_logs(job=job, filters=filters)
+    if after is not None:
+        window = list(lines.filter(sequence__gt=after).order_by("sequence")[: limit + 1])
+        return window[:limit], len(window) > limit
+    if before is not None:
+        lines = lines.filter(sequence__lt=before)
+    window = list(lines.order_by("-sequence")[: limit + 1])
+    return list(reversed(window[:limit])), len(window) > limit
+
+
+def job_log_last_sequence(*, job: Job) -> int:
+    return JobLog.objects.filter(job=job).order_by("-sequence").values_list("sequence", flat=True).first() or 0
+
+
+def job_table_for_workflow(*, workflow, filters) -> QuerySet[Job]:
+    """The workflow page's jobs, filtered: rows need nothing else loaded (a WEBSOCKET workflow's
+    come with their deliveries)."""
+    jobs = job_list_for_workflow(workflow=workflow, filters=filters)
+    return jobs.select_related("delivery") if workflow.kind == WorkflowKind.WEBSOCKET else jobs
 
 
 def client_connections_live(*, user: User, client_name: str) -> list[ClientConnection]:

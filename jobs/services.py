@@ -8,6 +8,7 @@ cancel can race on the same job without overwriting each other.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -24,9 +25,10 @@ from accounts.models import User
 from accounts.services import SYSTEM, RequestContext, audit_record
 from chronoverse import task_queue
 from chronoverse.errors import ServiceError
+from chronoverse.redis_client import publish_many
 from chronoverse.serializers import format_timestamp
 from jobs import client_events
-from jobs.logs import publish_events
+from jobs.logs import log_channel
 from jobs.models import (
     CLIENT_WORKER,
     PING_WORKER,
@@ -41,6 +43,7 @@ from jobs.models import (
 from jobs.outcome import Outcome, UserAtCapacity
 from jobs.rollups import atomic_with_rollups, rollups_add_finished, rollups_delete_for_workflow
 from notifications.models import Notification, NotificationKind
+from notifications.relay import client_channel, dashboard_channel
 from notifications.services import notification_copy_many, notification_create, notification_publish_many
 from workflows.models import (
     BuildStatus,
@@ -89,20 +92,40 @@ def job_status_data(job: Job) -> dict:
     }
 
 
+def job_message(job: Job, data: dict | None = None) -> dict:
+    """A job's change as the dashboard socket carries it: the Job resource and its workflow's name."""
+    return {"type": "job", "job": {**(data or job_status_data(job)), "workflow_name": job.workflow.name}}
+
+
+def _announce_many(jobs: list[Job], *, followers: bool = True) -> None:
+    """After commit, one round trip to Redis tells everyone who follows these jobs their new
+    status: live log followers (SSE, WebSocket, CLI: `status`, and `end` once finished) unless
+    `followers` is False, tag listeners, and the user's dashboard pages. The jobs come with their
+    workflow loaded."""
+    messages: list[tuple[str, str]] = []
+    for job in jobs:
+        data = job_status_data(job)
+        if followers:
+            messages.append((log_channel(job.pk), json.dumps({"event": "status", "data": data})))
+            if job.is_finished:
+                messages.append((log_channel(job.pk), json.dumps({"event": "end", "data": data})))
+        tagged = client_events.tag_envelope(job, data)
+        if tagged is not None:
+            messages.append((client_channel(tagged[0]), tagged[1]))
+        messages.append((dashboard_channel(job.user_id), json.dumps(job_message(job, data))))
+    if messages:
+        transaction.on_commit(lambda: publish_many(messages, what="job events"), robust=True)
+
+
 def _announce(job: Job) -> None:
-    """After commit, tell live followers (SSE, WebSocket, CLI) and tag listeners the job's new status."""
-    data = job_status_data(job)
-    events = [(job.id, "status", data), *([(job.id, "end", data)] if job.is_finished else [])]
-    transaction.on_commit(lambda: publish_events(events), robust=True)
-    client_events.publish_on_commit([client_events.tag_envelope(job, data)])
+    _announce_many([job])
 
 
-def _tell_tag_listeners(job_ids: list) -> None:
-    """After commit, tell tag listeners the status these jobs just took (one query, for the jobs
-    of tagged workflows only: the caller passes no others)."""
+def _announce_ids(job_ids: list) -> None:
+    """After commit, tell tag listeners and dashboard pages the status these jobs just took (one
+    query). Live log followers need not hear of a job being queued."""
     if job_ids:
-        jobs = Job.objects.select_related("workflow").filter(pk__in=job_ids)
-        client_events.publish_on_commit([client_events.tag_envelope(job, job_status_data(job)) for job in jobs])
+        _announce_many(list(Job.objects.select_related("workflow").filter(pk__in=job_ids)), followers=False)
 
 
 # -- dispatch ----------------------------------------------------------------------------------
@@ -148,8 +171,9 @@ def jobs_dispatch_rows(rows: list[tuple]) -> int:
     Job.objects.filter(pk__in=[pk for pk, _, _ in jobs], status=JobStatus.PENDING).update(
         status=JobStatus.QUEUED, updated_at=now
     )
-    # Before the jobs go to workers, so that no listener hears RUNNING before QUEUED.
-    _tell_tag_listeners([pk for pk, kind, _, tags in rows if tags and kind != WorkflowKind.WEBSOCKET])
+    # Before the jobs go to workers, so that no listener hears RUNNING before QUEUED. A WEBSOCKET
+    # job announced itself (clients_wait).
+    _announce_ids([pk for pk, kind, _, _ in rows if kind != WorkflowKind.WEBSOCKET])
     jobs_send(jobs)
     return len(jobs) + sum(len(ids) for ids in by_grace.values()) + len(waiting)
 
@@ -380,8 +404,7 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
             ):
                 return ""
             task_queue.send_on_commit(task_queue.EXECUTE_JOB, str(job.pk), countdown=min(60, 2**job.attempt))
-            if job.workflow.tags:
-                _tell_tag_listeners([job.pk])
+            _announce_ids([job.pk])
             return JobStatus.QUEUED
         if not Job.objects.filter(**_held(job, from_status, worker), cancel_requested_at__isnull=True).update(
             status=JobStatus.FAILED,
@@ -635,17 +658,11 @@ def _completed_many(jobs: list[Job], notifications: list[Notification]) -> None:
     Workflow.objects.filter(pk__in={j.workflow_id for j in jobs}, consecutive_job_failures_count__gt=0).update(
         consecutive_job_failures_count=0
     )
-    events = []
-    tagged = []
+    _announce_many(jobs)
     for job in jobs:
-        data = job_status_data(job)
-        events += [(job.pk, "status", data), (job.pk, "end", data)]
-        tagged.append(client_events.tag_envelope(job, data))
         if job.workflow.next_run_at is None and job.workflow.runs_on_clock:
             _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
-    transaction.on_commit(lambda: publish_events(events), robust=True)
     rollups_add_finished([job.pk for job in jobs])
-    client_events.publish_on_commit(tagged)
 
 
 # -- canceling ---------------------------------------------------------------------------------

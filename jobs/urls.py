@@ -5,8 +5,12 @@ from jobs import views
 app_name = "jobs"
 
 urlpatterns = [
+    path("", views.job_list_view, name="list"),
     path("<uuid:job_id>/", views.job_detail_view, name="detail"),
     path("<uuid:job_id>/cancel/", views.job_cancel_view, name="cancel"),
+    path("<uuid:job_id>/rerun/", views.job_rerun_view, name="rerun"),
+    path("<uuid:job_id>/log/", views.job_log_view, name="log"),
+    path("<uuid:job_id>/log.txt", views.job_log_download_view, name="log-download"),
 ]
 
 # Pages of a workflow that show or change its jobs; chronoverse/urls.py serves them under

@@ -1,6 +1,7 @@
-"""Dashboard pages of jobs: the job page (fields, cancel, raw log downloads, live log), and the
-pages of a workflow that show or change its jobs: its detail page (recent jobs), run now,
-terminate and delete (both cancel its unfinished jobs). They are served under /workflows/.
+"""Dashboard pages of jobs: the list of all runs, the job page (fields, cancel, re-run, log
+downloads, live log with its paged reads), and the pages of a workflow that show or change its
+jobs: its detail page (its jobs, filtered and paged), run now, terminate and delete (both cancel
+its unfinished jobs). They are served under /workflows/.
 
 Each view parses the request, calls one selector or service, and renders; the rules are those of
 the REST API because they are the same functions.
@@ -10,27 +11,34 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.request_types import AuthenticatedHttpRequest
 from accounts.services import RequestContext
-from chronoverse.dashboard import owned_or_404
+from chronoverse.dashboard import dashboard_page, owned_or_404
 from chronoverse.errors import ServiceError
+from chronoverse.pagination import parse_limit
 from chronoverse.ratelimit import client_ip
+from chronoverse.serializers import format_timestamp
 from jobs import pings, selectors, services
-from jobs.models import UNFINISHED, Job, JobStatus
+from jobs.logs import LogLine, lines_as_dicts
+from jobs.models import UNFINISHED, Job, JobStatus, JobTrigger
 from workflows import selectors as workflow_selectors
 from workflows.models import Workflow, WorkflowKind, ack_timeout
 from workflows.pings import ping_url
 
-# How many jobs the workflow page lists; the full history is the API's paginated job list.
+# How many jobs a page of the workflow page's table lists.
 RECENT_JOBS = 20
+# Lines per read of the job page's log (the live tail starts with the last ones).
+LOG_WINDOW = 500
+# Rows per chunk of a log download: the whole log streams, never held in memory.
+DOWNLOAD_CHUNK = 2000
 
 
 def _owned(request: AuthenticatedHttpRequest, job_id: UUID) -> Job:
@@ -41,15 +49,124 @@ def _owned_workflow(request: AuthenticatedHttpRequest, workflow_id: UUID) -> Wor
     return owned_or_404(lambda: workflow_selectors.workflow_get(user=request.user, workflow_id=workflow_id))
 
 
+def _filter_choices(request: AuthenticatedHttpRequest) -> dict:
+    return {
+        "statuses": JobStatus.values,
+        "triggers": JobTrigger.values,
+        "status": request.GET.get("status", ""),
+        "trigger": request.GET.get("trigger", ""),
+    }
+
+
+@login_required
+def job_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Every run of the user's, newest first, filtered by status, trigger and workflow, paged."""
+    page = dashboard_page(request, lambda: selectors.job_list(user=request.user, filters=request.GET))
+    return render(
+        request,
+        "jobs/list.html",
+        {
+            "jobs": page.items,
+            "next_query": page.next_query,
+            "first_query": page.first_query,
+            "workflows": workflow_selectors.workflow_list(user=request.user).order_by("name").only("id", "name"),
+            "workflow": request.GET.get("workflow", ""),
+            "filtered": any(request.GET.get(name) for name in ("status", "trigger", "workflow")),
+            **_filter_choices(request),
+        },
+        status=page.status,
+    )
+
+
 @login_required
 def job_detail_view(request: AuthenticatedHttpRequest, job_id: UUID) -> HttpResponse:
     job = _owned(request, job_id)
     return render(
         request,
         "jobs/detail.html",
-        # Whether to offer Cancel only shapes the page; job_cancel decides (also in a race).
-        {"job": job, "cancelable": job.status in UNFINISHED, "delivery": selectors.job_delivery(job=job)},
+        # Whether to offer Cancel or Re-run only shapes the page; the services decide (also in a race).
+        {
+            "job": job,
+            "cancelable": job.status in UNFINISHED,
+            "rerunnable": not job.workflow.is_terminated,
+            "delivery": selectors.job_delivery(job=job),
+        },
     )
+
+
+@login_required
+@require_POST
+def job_rerun_view(request: AuthenticatedHttpRequest, job_id: UUID) -> HttpResponse:
+    """Run the job's workflow again now, as the API's manual run does (POST .../workflows/{id}/jobs)."""
+    job = _owned(request, job_id)
+    try:
+        rerun = services.job_run_manually(
+            workflow=job.workflow, user=request.user, context=RequestContext.from_request(request)
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect("jobs:detail", job_id=job.id)
+    messages.success(request, "Job started.")
+    return redirect("jobs:detail", job_id=rerun.id)
+
+
+def _sequence(raw: str | None, name: str) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise ServiceError(f"{name} must be a line number.", fields={name: ["Must be a line number."]})
+    return int(raw)
+
+
+@login_required
+@require_GET
+def job_log_view(request: AuthenticatedHttpRequest, job_id: UUID) -> JsonResponse:
+    """A window of the job's log for the job page: `?after=<n>` the lines after line n, else
+    `?before=<n>` the lines before it (the last lines when neither is given); `stream` and `q`
+    filter as on the API's paged read; `limit` up to 1000."""
+    job = _owned(request, job_id)
+    try:
+        after = _sequence(request.GET.get("after"), "after")
+        before = _sequence(request.GET.get("before"), "before")
+        limit = parse_limit(request.GET.get("limit"), default=LOG_WINDOW, maximum=1000)
+        lines, more = selectors.job_log_window(job=job, filters=request.GET, before=before, after=after, limit=limit)
+    except ServiceError as error:
+        return JsonResponse({"error": {"code": error.code, "message": error.message}}, status=error.status)
+    return JsonResponse(
+        {
+            "lines": lines_as_dicts([LogLine.of(row) for row in lines]),
+            # Whether lines lie beyond the window on the side it was read towards.
+            "more_before": more if after is None else None,
+            "more_after": more if after is not None else None,
+            # Where a live tail starts: the last line stored, whatever the filters.
+            "last_sequence": selectors.job_log_last_sequence(job=job),
+            "job": services.job_status_data(job),
+        }
+    )
+
+
+@login_required
+@require_GET
+def job_log_download_view(request: AuthenticatedHttpRequest, job_id: UUID) -> StreamingHttpResponse:
+    """The whole log as text with each line's time and stream (the API's .txt has the messages
+    alone, as its contract says): `2026-03-03T10:30:45.123Z stdout hello`."""
+    job = _owned(request, job_id)
+
+    async def lines():
+        # An async iterator: under ASGI the download streams chunk by chunk, never held whole.
+        last = 0
+        while True:
+            rows = await sync_to_async(selectors.job_log_rows_after)(job_id=job.pk, sequence=last, limit=DOWNLOAD_CHUNK)
+            yield "".join(
+                f"{format_timestamp(timestamp)} {stream:<6} {message}\n" for _, stream, message, timestamp in rows
+            )
+            if len(rows) < DOWNLOAD_CHUNK:
+                return
+            last = rows[-1][0]
+
+    response = StreamingHttpResponse(lines(), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="job-{job.id}-log.txt"'
+    return response
 
 
 @login_required
@@ -72,21 +189,31 @@ def job_cancel_view(request: AuthenticatedHttpRequest, job_id: UUID) -> HttpResp
 def workflow_detail_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned_workflow(request, workflow_id)
     build = workflow_selectors.workflow_latest_build(workflow=workflow)
-    jobs = selectors.job_recent_for_workflow(workflow=workflow, limit=RECENT_JOBS)
+    client_sockets = workflow.kind == WorkflowKind.WEBSOCKET
+
+    page = dashboard_page(
+        request,
+        lambda: selectors.job_table_for_workflow(workflow=workflow, filters=request.GET),
+        default_limit=RECENT_JOBS,
+    )
     dependents = workflow_selectors.workflow_dependents(workflow=workflow)
     recent_pings = selectors.ping_list(workflow=workflow)[:RECENT_JOBS] if workflow.is_ping else []
-    client_sockets = workflow.kind == WorkflowKind.WEBSOCKET
     return render(
         request,
         "workflows/detail.html",
         {
             "workflow": workflow,
             "build": build,
-            "jobs": jobs,
+            # How many lines the page shows, for the live output that continues them (see live.js).
+            "build_lines": len(build.output.splitlines()) if build and build.output else 0,
+            "jobs": page.items,
+            "next_query": page.next_query,
+            "first_query": page.first_query,
+            "jobs_filtered": any(request.GET.get(name) for name in ("status", "trigger")),
+            **_filter_choices(request),
             "dependents": dependents,
             "ping_url": ping_url(workflow),
             "pings": recent_pings,
-            "pings_api_url": f"{reverse('workflow-pings', args=[workflow.id])}?limit={RECENT_JOBS}",
             "client_sockets": client_sockets,
             "connected_clients": (
                 selectors.client_connections_live(user=request.user, client_name=workflow.payload["client_name"])
@@ -95,6 +222,7 @@ def workflow_detail_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -
             ),
             "ack_timeout": ack_timeout(workflow.payload) if client_sockets else None,
         },
+        status=page.status,
     )
 
 

@@ -2,8 +2,9 @@
 process's own sockets. The same connection hears token revocations, so that whatever a revoked or
 expired token opened in this process (sockets, event streams) is ended at once.
 
-The same subscription carries the `clients:<user_id>` channel of client sockets (jobs.consumers):
-each socket registers for a family of channels (`notifications` or `clients`) and its user.
+The same subscription carries the `clients:<user_id>` channel of client sockets (jobs.consumers)
+and the `dashboard:<user_id>` channel of the dashboard's own socket (notifications.dashboard): each
+socket registers for a family of channels (`notifications`, `clients` or `dashboard`) and its user.
 
 A browser's socket costs a dictionary entry here, not a Redis connection. The relay starts with
 the first socket and reconnects by itself when Redis goes away (a restart): sockets stay open
@@ -36,8 +37,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 NOTIFICATIONS = "notifications"
 CLIENTS = "clients"
+DASHBOARD = "dashboard"
 # One pattern per family of per-user channels (`<family>:<user_id>`), subscribed in one command.
-PATTERNS = (f"{NOTIFICATIONS}:*", f"{CLIENTS}:*")
+PATTERNS = (f"{NOTIFICATIONS}:*", f"{CLIENTS}:*", f"{DASHBOARD}:*")
 Deliver = Callable[[str], Awaitable[None]]
 Resync = Callable[[], Coroutine[object, object, None]]
 
@@ -45,6 +47,11 @@ Resync = Callable[[], Coroutine[object, object, None]]
 def client_channel(user_id) -> str:
     """Where client-socket messages for a user are published (jobs.client_events)."""
     return f"{CLIENTS}:{user_id}"
+
+
+def dashboard_channel(user_id) -> str:
+    """Where the dashboard socket's messages for a user are published (notifications.dashboard)."""
+    return f"{DASHBOARD}:{user_id}"
 
 
 class Relay:

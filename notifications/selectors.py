@@ -5,9 +5,9 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 
-from accounts.models import User
+from accounts.models import NotificationPreference, User
 from chronoverse.filters import filtered
-from notifications.models import Notification, NotificationKind
+from notifications.models import ALERT_KINDS, Notification, NotificationKind
 
 
 class NotificationFilter(django_filters.FilterSet):
@@ -29,3 +29,30 @@ def notification_list(*, user: User, filters=None) -> QuerySet[Notification]:
 
 def notification_unread_count(*, user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def of_bell_kinds(queryset: QuerySet, preference: str) -> QuerySet:
+    """The notifications the bell counts and the toasts show: what the preference pushes live
+    (notifications.services.should_push_live): all, only alerts, or none."""
+    if preference == NotificationPreference.ALERTS:
+        return queryset.filter(kind__in=ALERT_KINDS)
+    if preference == NotificationPreference.NONE:
+        return queryset.none()
+    return queryset
+
+
+def notification_bell_count(*, user: User) -> int:
+    """The bell's count: the unread notifications of the kinds the user's preference pushes."""
+    unread = Notification.objects.filter(user=user, read_at__isnull=True)
+    if user.notification_preference == NotificationPreference.NONE:
+        return 0
+    return of_bell_kinds(unread, user.notification_preference).count()
+
+
+def notification_bell_latest(*, user: User, limit: int = 5) -> list[Notification]:
+    """The latest few for the bell's menu, of the kinds it counts (all kinds when it counts none,
+    so that the menu is never empty for want of a preference)."""
+    queryset = Notification.objects.filter(user=user)
+    if user.notification_preference != NotificationPreference.NONE:
+        queryset = of_bell_kinds(queryset, user.notification_preference)
+    return list(queryset.order_by("-created_at", "-id")[:limit])

@@ -14,6 +14,7 @@ from accounts.models import NotificationPreference, User
 from chronoverse import task_queue
 from chronoverse.errors import ServiceError
 from chronoverse.redis_client import get_redis, publish_many
+from notifications import dashboard
 from notifications.models import ALERT_KINDS, DeliverySettings, Notification, NotificationKind
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,12 @@ def _publish(notification: Notification) -> None:
         logger.warning("could not publish notification %s", notification.id, exc_info=True)
 
 
+def _publish_quietly(notification: Notification) -> None:
+    """A notification the preference does not push: to the dashboard socket only, not toasted."""
+    message = dashboard.notification_message(notification.as_message(), toast=False)
+    dashboard.publish([(notification.user_id, message)])
+
+
 def notification_copy_many(notifications: list[Notification]) -> None:
     """Store many notifications with one COPY (the job events of a batch). Publish them after
     commit with notification_publish_many."""
@@ -58,15 +65,16 @@ def notification_copy_many(notifications: list[Notification]) -> None:
 
 
 def notification_publish_many(notifications: list[Notification], users: dict) -> None:
-    """Push rows created in bulk (after their commit), each to its user as their preference says."""
-    publish_many(
-        (
-            (channel_name(notification.user_id), _message(notification))
-            for notification in notifications
-            if should_push_live(users[notification.user_id].notification_preference, notification.kind)
-        ),
-        what="notifications",
-    )
+    """Push rows created in bulk (after their commit), each to its user as their preference says;
+    the others go to the user's dashboard pages only (notifications.dashboard)."""
+    pushed, quiet = [], []
+    for notification in notifications:
+        if should_push_live(users[notification.user_id].notification_preference, notification.kind):
+            pushed.append((channel_name(notification.user_id), _message(notification)))
+        else:
+            message = dashboard.notification_message(notification.as_message(), toast=False)
+            quiet.append((notification.user_id, message))
+    publish_many([*pushed, *dashboard.texts(quiet)], what="notifications")
 
 
 def notification_mark_read(*, user: User, ids: list) -> int:
@@ -110,4 +118,6 @@ def notification_create(*, user: User, kind: str, payload: dict) -> Notification
         ):
             # Email and webhooks go through a task with retries: a slow mail server never holds up the event.
             task_queue.send_on_commit(task_queue.DELIVER_ALERT, str(notification.id))
+    else:
+        transaction.on_commit(lambda: _publish_quietly(notification), robust=True)
     return notification

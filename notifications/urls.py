@@ -7,6 +7,7 @@ app_name = "notifications"
 urlpatterns = [
     path("", views.notification_list_view, name="list"),
     path("read/", views.notification_mark_read_view, name="read"),
+    path("bell/", views.notification_bell_view, name="bell"),
 ]
 
 # The settings page spans accounts and notifications; chronoverse/urls.py serves it under

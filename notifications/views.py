@@ -1,5 +1,6 @@
-"""Dashboard pages of notifications: the list with filters and mark-read (one or all), and the
-settings page (preferences, alert delivery, tokens), served as accounts:settings."""
+"""Dashboard pages of notifications: the list with filters and mark-read (one or all), the bell's
+menu (JSON for the script), and the settings page (preferences, alert delivery, tokens), served
+as accounts:settings."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
@@ -17,9 +20,10 @@ from accounts.forms import PreferenceForm, TokenForm
 from accounts.request_types import AuthenticatedHttpRequest
 from chronoverse.dashboard import dashboard_page
 from chronoverse.errors import ServiceError
-from notifications import selectors, services
+from chronoverse.serializers import format_timestamp
+from notifications import labels, selectors, services
 from notifications.forms import DeliveryForm
-from notifications.models import DeliverySettings, NotificationKind
+from notifications.models import DeliverySettings, Notification
 
 
 @login_required
@@ -31,12 +35,49 @@ def notification_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         {
             "notifications": page.items,
             "next_query": page.next_query,
-            "kinds": NotificationKind.values,
+            "first_query": page.first_query,
+            "kinds": labels.kind_choices(),
             "kind": request.GET.get("kind", ""),
             "unread": request.GET.get("unread", ""),
         },
         status=page.status,
     )
+
+
+def _bell_item(notification: Notification) -> dict:
+    payload = notification.payload or {}
+    job_id, workflow_id = payload.get("job_id"), payload.get("workflow_id")
+    url = reverse("jobs:detail", args=[job_id]) if job_id else None
+    url = url or (reverse("workflows:detail", args=[workflow_id]) if workflow_id else None)
+    return {
+        "id": str(notification.id),
+        "kind": notification.kind,
+        "title": labels.notification_title(notification.kind, payload),
+        "text": labels.notification_text(notification.kind, payload),
+        "alert": labels.is_alert(notification.kind),
+        "workflow_id": workflow_id,
+        "url": url,
+        "read": notification.read_at is not None,
+        "created_at": format_timestamp(notification.created_at),
+    }
+
+
+@login_required
+@require_GET
+def notification_bell_view(request: AuthenticatedHttpRequest) -> JsonResponse:
+    """The bell's count and its menu's latest few, as the user's preference shapes them: what the
+    script shows when the page opens a socket, and after it reconnects."""
+    return JsonResponse(
+        {
+            "count": selectors.notification_bell_count(user=request.user),
+            "preference": request.user.notification_preference,
+            "notifications": [_bell_item(n) for n in selectors.notification_bell_latest(user=request.user)],
+        }
+    )
+
+
+def _wants_json(request: AuthenticatedHttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
 
 
 @login_required
@@ -49,11 +90,16 @@ def notification_mark_read_view(request: AuthenticatedHttpRequest) -> HttpRespon
             ids = [uuid.UUID(value) for value in request.POST.getlist("ids")]
             updated = services.notification_mark_read(user=request.user, ids=ids)
         except (ValueError, ServiceError):
+            if _wants_json(request):
+                return JsonResponse({"error": "Choose 1 to 100 notifications."}, status=400)
             messages.error(request, "Choose 1 to 100 notifications.")
             return redirect("notifications:list")
+    if _wants_json(request):  # the bell's menu, which stays on its page
+        return JsonResponse({"updated": updated, "count": selectors.notification_bell_count(user=request.user)})
     messages.success(request, f"Marked {updated} notification(s) read.")
     target = request.POST.get("next", "")
-    return redirect(target if target.startswith("/notifications/") else "notifications:list")
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) and target.startswith("/")
+    return redirect(target if safe else "notifications:list")
 
 
 @login_required

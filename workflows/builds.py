@@ -8,6 +8,7 @@ generation: a build overtaken by a payload change (CANCELED) leaves the workflow
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from chronoverse import docker_engine
 from chronoverse.docker_engine import ImageError
 from chronoverse.redis_client import get_redis
 from notifications.models import NotificationKind
+from workflows import live
 from workflows.models import BuildStatus, TerminationReason, Workflow, WorkflowBuild
 from workflows.services import workflow_notify, workflow_plan, workflow_terminate
 
@@ -26,6 +28,48 @@ logger = logging.getLogger(__name__)
 
 KEPT_OUTPUT_LINES = 2000
 ERROR_TAIL_LINES = 10
+# How often a running build's output is stored and sent to its user's pages: live enough to watch,
+# few enough writes for a chatty Dockerfile.
+PROGRESS_SECONDS = 0.5
+
+
+class _Progress:
+    """A running build's output: kept (the last KEPT_OUTPUT_LINES), stored on its row now and then
+    so a page loaded mid-build shows it, and published live as it grows."""
+
+    def __init__(self, build: WorkflowBuild, user_id) -> None:
+        self.build, self.user_id = build, user_id
+        self.output: deque[str] = deque(maxlen=KEPT_OUTPUT_LINES)
+        self._new: list[str] = []
+        self._sent = 0  # lines published so far
+        self._last = 0.0
+
+    def append(self, line: str) -> None:
+        self.output.append(line)
+        self._new.append(line)
+        if time.monotonic() - self._last >= PROGRESS_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        self._last = time.monotonic()
+        if not self._new:
+            return
+        lines, self._new = self._new, []
+        try:
+            WorkflowBuild.objects.filter(pk=self.build.pk, status=BuildStatus.STARTED).update(
+                output="\n".join(self.output)
+            )
+            live.build_output(
+                user_id=self.user_id,
+                workflow_id=self.build.workflow_id,
+                build=self.build,
+                lines=lines,
+                offset=self._sent,
+            )
+        except Exception:
+            # Progress is a courtesy: the build goes on, and its end stores the whole output.
+            logger.warning("could not record the progress of build %s", self.build.pk, exc_info=True)
+        self._sent += len(lines)
 
 
 def _ensure_image(ref: str) -> str:
@@ -53,16 +97,20 @@ def build_run(*, build_id) -> None:
     Workflow.objects.filter(pk=workflow.pk, build_generation=build.generation, terminated_at__isnull=True).update(
         build_status=BuildStatus.STARTED, updated_at=now
     )
-    output: deque[str] = deque(maxlen=KEPT_OUTPUT_LINES)
+    live.workflow_changed(workflow.pk)
+    progress = _Progress(build, workflow.user_id)
+    output = progress.output
     try:
         if "image" in workflow.payload:
             ref = workflow.payload["image"]
-            output.append(_ensure_image(ref))
+            progress.append(_ensure_image(ref))
+            progress.flush()
         else:
             ref = f"{workflow.image_repository}:{build.generation}"
             context = docker_engine.build_context(workflow.payload["dockerfile"], workflow.payload.get("files", {}))
             for line in docker_engine.image_build(context, tag=ref, timeout=settings.WORKFLOW_BUILD_TIMEOUT):
-                output.append(line)
+                progress.append(line)
+            progress.flush()
     except ImageError as exc:
         tail = list(output)[-ERROR_TAIL_LINES:]
         error = "\n".join([*tail, str(exc)]) if "dockerfile" in workflow.payload else str(exc)
@@ -89,6 +137,7 @@ def build_finish(*, build: WorkflowBuild, status: str, output: str = "", error: 
         workflow = Workflow.objects.select_for_update().select_related("user").get(pk=build.workflow_id)
         if workflow.build_generation != build.generation or workflow.is_terminated:
             return
+        live.workflow_changed(workflow.pk)
         workflow.build_status = status
         workflow.build_error = error
         workflow.image_ref = image_ref

@@ -19,6 +19,7 @@ from chronoverse import task_queue
 from chronoverse.errors import ServiceError
 from notifications.models import NotificationKind
 from notifications.services import notification_create
+from workflows.live import workflow_changed, workflow_deleted
 from workflows.models import (
     BuildStatus,
     IdempotencyKey,
@@ -91,6 +92,7 @@ def _queue_build(workflow: Workflow) -> WorkflowBuild:
     )
     build = WorkflowBuild.objects.create(workflow=workflow, generation=workflow.build_generation)
     task_queue.send_on_commit(task_queue.BUILD_WORKFLOW_IMAGE, str(build.id))
+    workflow_changed(workflow.pk)
     return build
 
 
@@ -151,6 +153,7 @@ def workflow_create(
                 interval=workflow.interval,
                 schedule=workflow.schedule,
             )
+            workflow_changed(workflow.pk)
     except IntegrityError:
         # Two requests with the same key raced; the other one committed first.
         if idempotency_key is None:
@@ -233,6 +236,7 @@ def workflow_update(*, workflow: Workflow, data: Any, context: RequestContext = 
         changed = sorted(changes)
         _audit(workflow, "updated", context, changes=changed)
         workflow_notify(workflow, NotificationKind.WORKFLOW_UPDATED, changes=changed)
+        workflow_changed(workflow.pk)
     return workflow
 
 
@@ -262,6 +266,7 @@ def workflow_pause(*, workflow: Workflow, context: RequestContext = SYSTEM) -> W
         workflow.save(update_fields=["paused_at", "updated_at"])
         _audit(workflow, "paused", context)
         workflow_notify(workflow, NotificationKind.WORKFLOW_PAUSED)
+        workflow_changed(workflow.pk)
     return workflow
 
 
@@ -281,6 +286,7 @@ def workflow_resume(*, workflow: Workflow, context: RequestContext = SYSTEM) -> 
         workflow.save(update_fields=["paused_at", "next_run_at", "updated_at"])
         _audit(workflow, "resumed", context)
         workflow_notify(workflow, NotificationKind.WORKFLOW_RESUMED)
+        workflow_changed(workflow.pk)
         if workflow.next_run_at is None and workflow.build_status == BuildStatus.COMPLETED and workflow.runs_on_clock:
             # Its last slot (a one-time `at`, or the last before end_at) passed while it was paused.
             workflow = workflow_terminate(workflow=workflow, reason=TerminationReason.SCHEDULE_ENDED)
@@ -326,6 +332,7 @@ def workflow_terminate(
             reason=reason,
             failure_count=workflow.consecutive_job_failures_count,
         )
+        workflow_changed(workflow.pk)
     return workflow
 
 
@@ -336,6 +343,7 @@ def workflow_delete(*, workflow: Workflow, context: RequestContext = SYSTEM) -> 
     with transaction.atomic():
         _audit(workflow, "deleted", context, name=workflow.name)
         workflow_id = str(workflow.id)
+        workflow_deleted(user_id=workflow.user_id, workflow_id=workflow_id)
         built = workflow.builds.exclude(image_ref="").exists() or bool(workflow.payload.get("dockerfile"))
         workflow.delete()
         if built:
@@ -346,15 +354,17 @@ def workflow_record_job_outcome(*, workflow_id, succeeded: bool) -> Workflow:
     """Track consecutive failures: reset on success; on failure count, warn one before the limit,
     and terminate the workflow when the limit is reached."""
     if succeeded:
-        Workflow.objects.filter(pk=workflow_id, consecutive_job_failures_count__gt=0).update(
+        if Workflow.objects.filter(pk=workflow_id, consecutive_job_failures_count__gt=0).update(
             consecutive_job_failures_count=0, updated_at=timezone.now()
-        )
+        ):
+            workflow_changed(workflow_id)
         return Workflow.objects.get(pk=workflow_id)
     with transaction.atomic():
         Workflow.objects.filter(pk=workflow_id).update(
             consecutive_job_failures_count=F("consecutive_job_failures_count") + 1, updated_at=timezone.now()
         )
         workflow = Workflow.objects.select_related("user").get(pk=workflow_id)
+        workflow_changed(workflow_id)
         count, limit = workflow.consecutive_job_failures_count, workflow.max_consecutive_job_failures_allowed
         if workflow.is_terminated:
             return workflow

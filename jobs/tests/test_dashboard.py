@@ -151,8 +151,11 @@ def test_the_job_page_shows_its_fields_and_the_live_log_socket(client, user):
     assert 'data-job-field="exit_code">7</dd>' in page
     assert 'data-job-field="attempt">2</dd>' in page
     assert "exit status 7 &lt;script&gt;" in page
-    assert f'data-ws-path="/ws/jobs/{job.id}/logs/"' in page
+    # The log comes through the page's one socket (live.js), after the last lines read from here.
+    assert f'data-log-url="/jobs/{job.id}/log/"' in page
     assert "chronoverse/job-log.js" in page
+    assert "chronoverse/live.js" in page
+    assert f'href="/jobs/{job.id}/log.txt"' in page
     assert f"/api/v1/jobs/{job.id}/logs/raw?format=txt" in page
     assert f"/api/v1/jobs/{job.id}/logs/raw?format=jsonl" in page
     # A finished job cannot be canceled, so the page does not offer it.

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
+import json
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
 
+from chronoverse.redis_client import get_redis
 from jobs import pings
 from jobs.models import PING_WORKER, Job, JobLog, JobStatus, Ping
 from jobs.scheduler import scheduler_tick
@@ -161,17 +162,28 @@ def test_the_ping_body_reaches_the_jobs_log_and_the_ping_log(auth_api, client, d
     ]
 
 
-def test_the_workflow_page_reads_its_ping_log_live_from_the_api(auth_api, client, user):
+def test_the_workflow_page_shows_its_ping_log_live(auth_api, client, user, django_capture_on_commit_callbacks):
     workflow = ping_workflow(auth_api)
     client.force_login(user)
     page = client.get(f"/workflows/{workflow['id']}/").content.decode()
-    api_url = re.search(r'data-pings-url="([^"]+)"', page).group(1).replace("&amp;", "&")
+    # live.js re-renders this region from the page's URL when a "ping" message of the workflow comes.
+    live = f'data-live-region data-live-on="ping" data-live-workflow="{workflow["id"]}"'
+    assert f'id="workflow-pings" class="card" {live}' in page
     assert "No ping yet." in page
+    pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(f"dashboard:{user.pk}")
+    pubsub.get_message(timeout=1)  # the subscribe confirmation
 
-    client.get(path(workflow["ping_url"], "/5"), HTTP_USER_AGENT="cron")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(path(workflow["ping_url"], "/5"), HTTP_USER_AGENT="cron")
 
-    (ping,) = client.get(api_url, HTTP_ACCEPT="application/json").json()["pings"]
-    assert (ping["kind"], ping["exit_status"], ping["user_agent"]) == ("fail", 5, "cron")
+    messages = []
+    while (message := pubsub.get_message(timeout=1)) is not None:
+        messages.append(json.loads(message["data"]))
+    assert {"type": "ping", "workflow_id": workflow["id"]} in messages
+    page = client.get(f"/workflows/{workflow['id']}/").content.decode()
+    assert "No ping yet." not in page
+    assert "cron" in page
 
 
 def test_another_user_cannot_read_the_ping_log_or_rotate_the_key(auth_api, api, make_user, make_token):

@@ -136,7 +136,7 @@ def test_the_dashboard_buttons_the_admin_actions_and_the_commands(client, admin_
 
     assert f'action="/workflows/{workflow.id}/pause/"' in page
     assert f'action="/workflows/{workflow.id}/resume/"' in paused_page
-    assert '<span class="badge">paused</span>' in paused_page
+    assert 'data-badge="state" title="Workflow status">Paused</span>' in paused_page
 
     admin_client.post(
         "/admin/workflows/workflow/", {"action": "resume", "_selected_action": [str(workflow.pk)]}, follow=True
