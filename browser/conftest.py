@@ -16,6 +16,7 @@ Screenshots and the platform's logs go to .data/browser/ (git-ignored) for a per
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,7 +69,9 @@ def browser(browser_type: BrowserType, browser_type_launch_args: dict) -> Iterat
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
-    for sub in ("screenshots/desktop", "screenshots/phone", "logs"):
+    """.data/browser/: this run's screenshots (an earlier run's are removed) and the platform's logs."""
+    shutil.rmtree(ARTIFACTS / "screenshots", ignore_errors=True)
+    for sub in ("screenshots/desktop", "screenshots/phone", "screenshots/flow", "logs"):
         (ARTIFACTS / sub).mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
 

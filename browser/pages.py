@@ -21,16 +21,8 @@ from urllib.parse import urlsplit
 from playwright.sync_api import ConsoleMessage, Dialog, Locator, Page, Request, Response, expect
 
 PASSWORD = "browser-test-password-1"
-
-
-def label(start: str) -> re.Pattern:
-    """A label by how it starts: a <label> wrapping its input holds the help text too ("Password
-    8 to 128 characters."), and Playwright matches a pattern against the label's raw text.
-    `start` is a regular expression."""
-    return re.compile(rf"^\s*(?:{start})", re.I)
-
-
-NEW_PASSWORD = label(r"Password(?!\s*again)")
+# A label's accessible name holds its help text ("Password 8 to 128 characters.").
+PASSWORD_INPUT = re.compile(r"^Password(?! again)")
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 # Timeouts of the auto-waiting expect()s, in milliseconds. None of these tests sleeps.
@@ -173,17 +165,17 @@ def confirm_in_page(page: Page) -> bool:
 
 def sign_up(page: Page, email: str, password: str = PASSWORD) -> None:
     page.goto("/accounts/signup/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label(NEW_PASSWORD).fill(password)
-    page.get_by_label(label("Password again")).fill(password)
+    page.get_by_role("textbox", name="Email").fill(email)
+    page.get_by_role("textbox", name=PASSWORD_INPUT).fill(password)
+    page.get_by_role("textbox", name="Password again").fill(password)
     page.get_by_role("button", name="Sign up").click()
     expect_signed_in(page, email)
 
 
 def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label(label("Password")).fill(password)
+    page.get_by_role("textbox", name="Email").fill(email)
+    page.get_by_role("textbox", name=PASSWORD_INPUT).fill(password)
     page.get_by_role("button", name="Log in").click()
     expect_signed_in(page, email)
 
@@ -206,43 +198,51 @@ def _has(locator: Locator) -> bool:
     return locator.count() > 0
 
 
+def fill_name(page: Page, name: str) -> None:
+    page.get_by_role("textbox", name="Name", exact=True).fill(name)
+
+
 def choose_kind(page: Page, kind: str) -> None:
-    """Kind as a <select> (today) or as radio buttons / tabs (a guided form)."""
-    select = page.locator("select[name=kind]")
-    if _has(select):
-        select.select_option(kind)
-    else:
-        page.get_by_role("radio", name=re.compile(rf"^{kind}", re.I)).check()
+    page.get_by_role("combobox", name="Kind", exact=True).select_option(kind)
 
 
 def guided_form(page: Page) -> bool:
-    """Whether the form has the guided CONTAINER fields (a Dockerfile editor) rather than only JSON."""
-    return _has(page.get_by_label(label("Dockerfile")))
+    """Whether the form has guided fields per kind (a Dockerfile editor) rather than only JSON."""
+    return _has(page.get_by_role("textbox", name="Dockerfile", exact=True)) or _has(
+        page.get_by_role("radio", name=re.compile(r"dockerfile", re.I))
+    )
 
 
 def fill_container_from_dockerfile(page: Page, dockerfile: str) -> None:
-    """A CONTAINER built from a Dockerfile, in the guided form's Dockerfile editor."""
-    editor = page.get_by_label(label("Dockerfile")).first
+    """A CONTAINER built from a Dockerfile, typed in the guided form's Dockerfile editor."""
+    source = page.get_by_role("radio", name=re.compile(r"dockerfile", re.I))
+    if _has(source):
+        source.check()
+    editor = page.get_by_role("textbox", name="Dockerfile", exact=True)
     expect(editor).to_be_visible(timeout=QUICK)
     editor.fill(dockerfile)
 
 
 def fill_payload_json(page: Page, payload: dict) -> None:
-    """The raw JSON payload box (today's form; a power user's view in the guided one)."""
-    page.get_by_label(label("Payload")).first.fill(json.dumps(payload))
+    """The raw JSON payload (a power user's view of the guided form; the only way before it)."""
+    as_json = page.get_by_role("radio", name="JSON", exact=True)
+    if _has(as_json):
+        as_json.check()
+    page.get_by_role("textbox", name=re.compile(r"^Payload")).fill(json.dumps(payload))
 
 
 def fill_container_from_image(page: Page, image: str, command: list[str]) -> None:
-    if guided_form(page):
-        page.get_by_label(label(r"Image\b")).first.fill(image)
-        # A list editor: one input per item, added with a button.
-        for n, item in enumerate(command):
-            inputs = page.get_by_label(label("Command"))
-            if inputs.count() <= n:
-                page.get_by_role("button", name=re.compile(r"add .*command", re.I)).click()
-            inputs.nth(n).fill(item)
-    else:
+    if not guided_form(page):
         fill_payload_json(page, {"image": image, "command": command})
+        return
+    page.get_by_role("radio", name=re.compile(r"image", re.I)).check()
+    page.get_by_role("textbox", name="Image", exact=True).fill(image)
+    # A list editor: one row per item, one more with its "Add" button.
+    for n, item in enumerate(command, start=1):
+        row = page.get_by_role("textbox", name=re.compile(rf"command item {n}$"))
+        if not _has(row):
+            page.get_by_role("button", name=re.compile(r"^Add command", re.I)).click()
+        row.fill(item)
 
 
 def select_matching(select: Locator, pattern: str) -> None:
@@ -253,24 +253,28 @@ def select_matching(select: Locator, pattern: str) -> None:
     select.select_option(label=chosen)
 
 
+def _runs(page: Page) -> Locator:
+    return page.get_by_role("combobox", name="Runs", exact=True)
+
+
 def choose_cron(page: Page, expression: str) -> None:
-    page.get_by_label(label("Runs")).select_option(label="Cron expression")
-    page.get_by_label(label("Schedule|Cron")).first.fill(expression)
+    _runs(page).select_option(label="Cron expression")
+    page.get_by_role("textbox", name=re.compile(r"^(Cron expression|Schedule)")).first.fill(expression)
 
 
-def choose_after(page: Page, upstream_name: str, on: str = "COMPLETED") -> None:
-    """Chained after another workflow, in the guided form (an upstream picker, not an id)."""
-    select_matching(page.get_by_label(label("Runs")), r"after")
-    select_matching(page.get_by_label(label("After|Upstream")).first, re.escape(upstream_name))
-    on_input = page.get_by_label(label(r"On\b|When"))
-    if _has(on_input):
-        select_matching(on_input.first, on)
+def choose_after(page: Page, upstream_name: str, on: str = "complete") -> None:
+    """Chained after another workflow, picked by name in the form (not typed as an id)."""
+    select_matching(_runs(page), r"after")
+    select_matching(page.get_by_role("combobox", name=re.compile(r"^(After|Upstream)")), re.escape(upstream_name))
+    when = page.get_by_role("combobox", name=re.compile(r"^Runs each time"))
+    if _has(when):
+        select_matching(when, on)
 
 
 def choose_after_as_json(page: Page, upstream_id: str, on: str = "COMPLETED") -> None:
-    """Today's form has no "after" timing: the schedule as an object in the recurrence box."""
-    page.get_by_label(label("Runs")).select_option(label="Recurrence object (JSON)")
-    page.get_by_label(label("Schedule")).first.fill(json.dumps({"after": upstream_id, "on": on}))
+    """A form without an "after" timing (before the guided form): the schedule object as JSON."""
+    _runs(page).select_option(label="Recurrence object (JSON)")
+    page.get_by_role("textbox", name=re.compile(r"^Schedule")).fill(json.dumps({"after": upstream_id, "on": on}))
 
 
 def submit_new_workflow(page: Page, name: str) -> str:
@@ -299,6 +303,7 @@ def build_card(page: Page) -> Locator:
 
 
 def build_badge(page: Page) -> Locator:
+    """The build's status ("QUEUED", or worded: "Build completed")."""
     return build_card(page).locator(".badge").first
 
 
@@ -313,10 +318,15 @@ def run_now(page: Page) -> str:
     return re.search(rf"/jobs/({UUID})/", page.url).group(1)  # type: ignore[union-attr]
 
 
+def workflow_head(page: Page) -> Locator:
+    """The top of a workflow's page: its name, its state and build badges, its buttons."""
+    return page.locator(".page-head").first
+
+
 def pause(page: Page) -> None:
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(page.get_by_role("button", name="Resume", exact=True)).to_be_visible(timeout=QUICK)
-    expect(page.locator("h1").first.locator("..")).to_contain_text(re.compile(r"paused", re.I))
+    expect(workflow_head(page)).to_contain_text(re.compile(r"paused", re.I))
 
 
 def resume(page: Page) -> None:
@@ -331,7 +341,7 @@ def jobs_table(page: Page) -> Locator:
 
 
 def completed_job_row(page: Page) -> Locator:
-    return jobs_table(page).locator("tbody tr", has=page.get_by_text("COMPLETED", exact=True)).first
+    return jobs_table(page).locator("tbody tr", has=page.locator(".badge.job-completed")).first
 
 
 def terminate(page: Page) -> bool:
@@ -362,7 +372,7 @@ def workflow_row(page: Page, name: str) -> Locator:
 
 def last_run_completed(row: Locator) -> Locator:
     """The list's last-run status of a workflow (job statuses wear `job-<status>` badges)."""
-    return row.locator(".badge.job-completed, [data-last-run-status=COMPLETED]").first
+    return row.locator(".badge.job-completed").first
 
 
 # -- jobs --------------------------------------------------------------------------------------
@@ -378,8 +388,9 @@ def job_status(page: Page) -> Locator:
 
 def search_log(page: Page, text: str) -> Locator:
     """Type in the job page's log search; returns the highlighted matches."""
-    box = page.get_by_role("searchbox").or_(page.get_by_label(re.compile(r"search", re.I))).first
+    box = page.get_by_role("searchbox").first
     box.fill(text, timeout=QUICK)
+    box.press("Enter")
     return page.locator("mark").filter(has_text=re.compile(re.escape(text), re.I))
 
 
@@ -403,7 +414,7 @@ def open_bell(page: Page) -> Locator:
     """Click the bell: a dropdown with the latest notifications opens on the same page."""
     url = page.url
     bell(page).click()
-    menu = page.locator("[role=menu], [role=dialog], .bell-menu, .dropdown").filter(visible=True).first
+    menu = page.locator("#bell-menu, [role=menu], .bell-menu").filter(visible=True).first
     expect(menu).to_be_visible(timeout=QUICK)
     assert page.url == url, f"the bell navigated to {page.url} instead of opening a dropdown"
     return menu
@@ -427,7 +438,7 @@ def create_token(page: Page, name: str) -> str:
     """Create a token on the settings page; returns its secret, shown once."""
     page.goto("/accounts/settings/")
     card = tokens_card(page)
-    card.get_by_label("Name").fill(name)
+    card.get_by_role("textbox", name="Name", exact=True).fill(name)
     card.get_by_role("button", name="Create token").click()
     secret = tokens_card(page).locator("#new-token, code").first
     expect(secret).to_be_visible(timeout=QUICK)
