@@ -26,7 +26,7 @@ from browser.pages import LIVE, QUICK, SLOW, Steps
 MARKER = uuid.uuid4().hex[:12]
 DOCKERFILE = f"""FROM chronoverse/busybox:latest
 RUN echo "preparing the image" && sleep 3 && echo "image ready {MARKER}" > /ready.txt && cat /ready.txt
-CMD ["sh", "-c", "echo 'job starts'; sleep 2; echo 'needle in the log'; cat /ready.txt; sleep 1; echo 'job ends'"]
+CMD ["sh", "-c", "echo 'job starts'; sleep 3; echo 'needle in the log'; cat /ready.txt; sleep 1; echo 'job ends'"]
 """
 NEVER_SOON = "0 0 1 1 *"  # a cron schedule that does not fire during the test: runs are manual
 
