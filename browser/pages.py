@@ -299,16 +299,18 @@ def open_workflow(page: Page, workflow: str) -> None:
 
 
 def build_card(page: Page) -> Locator:
-    return page.locator("section", has=page.get_by_role("heading", name=re.compile(r"^Build\b")))
+    """The section about the image build (CONTAINER): its latest build's status and output."""
+    return page.locator("section", has=page.get_by_role("heading", name=re.compile(r"^(image )?build\b", re.I)))
 
 
 def build_badge(page: Page) -> Locator:
-    """The build's status ("QUEUED", or worded: "Build completed")."""
-    return build_card(page).locator(".badge").first
+    """The workflow's build status beside its name ("Build queued", "Building…", "Build completed"),
+    apart from its state badge."""
+    return page.locator("#workflow-badges [data-badge=build]").or_(build_card(page).locator(".badge")).first
 
 
 def build_output(page: Page) -> Locator:
-    return build_card(page).locator("pre").last
+    return page.locator("#build-output").or_(build_card(page).locator("pre").last).first
 
 
 def run_now(page: Page) -> str:

@@ -95,7 +95,7 @@ def test_a_new_user_runs_a_container_workflow_from_sign_up_to_delete(context: Br
 
     # -- watch the build complete live -------------------------------------------------------
     def build_completed_after_reload() -> None:
-        pages.poll_by_reloading(page, pages.build_card(page).locator(".badge", has_text=re.compile("completed", re.I)))
+        pages.poll_by_reloading(page, pages.build_badge(page).filter(has_text=re.compile("completed", re.I)))
 
     with steps.step("watch the build complete live, with its output", recover=build_completed_after_reload):
         pages.mark_not_reloaded(page)
