@@ -22,7 +22,7 @@ SECRET_KEY := $(shell test -s $(SECRET_KEY_FILE) || (mkdir -p $(dir $(SECRET_KEY
 endif
 export SECRET_KEY
 
-.PHONY: run test chaos soak provision venv migrate lint bench schema
+.PHONY: run test browser chaos soak provision venv migrate lint bench schema
 
 provision:
 	bash scripts/provision.sh
@@ -59,6 +59,11 @@ test: provision venv
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 	$(BIN)/python manage.py collectstatic --noinput -v 0
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+# Only the browser tests (browser/, also part of `make test`): Playwright drives Debian's Chromium
+# over a platform of their own; screenshots and the platform's logs land in .data/browser/.
+browser: provision venv
+	$(TEST_ENV) $(BIN)/pytest browser $(PYTEST_ARGS)
 
 # The fault suite: a supervised platform of its own (own database, Redis database and port), broken
 # for real (SIGKILLed processes, Redis, PostgreSQL and the Docker engine restarted) and checked.

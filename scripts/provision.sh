@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings up everything Chronoverse needs on a fresh Debian machine (root, no systemd):
-# Debian packages, PostgreSQL 15 and Redis 7 with their data under .data/ on loopback, the Docker
-# engine, and the two local images tests and demos use. Every step skips what is already there.
+# Debian packages (Chromium for the browser tests among them), PostgreSQL 15 and Redis 7 with their
+# data under .data/ on loopback, the Docker engine, and the two local images tests and demos use.
+# Every step skips what is already there.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +20,10 @@ as_root() {
 
 install_packages() {
   # wrk is the benchmarks' HTTP load generator (C: it leaves the CPU to the server it measures).
-  local wanted=(postgresql-15 redis-server docker.io busybox-static debootstrap docker-registry wrk)
+  # chromium (with a font to render text) is the browser the browser tests drive through Playwright:
+  # Debian's build, so nothing downloads a browser of its own.
+  local wanted=(postgresql-15 redis-server docker.io busybox-static debootstrap docker-registry wrk
+    chromium fonts-dejavu-core)
   local missing=()
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
