@@ -1,4 +1,4 @@
-"""REST endpoints of notifications: list, mark read (some or all), unread count."""
+"""REST endpoints of notifications: list, mark read (some or all), unread count, alert delivery."""
 
 from __future__ import annotations
 
@@ -10,9 +10,16 @@ from rest_framework.views import APIView
 from accounts.request_types import AuthenticatedRequest
 from chronoverse.pagination import keyset_page
 from chronoverse.schema import page_parameters
-from chronoverse.serializers import ModelSerializer, StrictSerializer, StrictUUIDField
+from chronoverse.serializers import (
+    ModelSerializer,
+    StrictBooleanField,
+    StrictCharField,
+    StrictSerializer,
+    StrictUUIDField,
+    TimestampField,
+)
 from notifications import selectors, services
-from notifications.models import Notification, NotificationKind
+from notifications.models import DeliverySettings, Notification, NotificationKind
 
 
 class NotificationSerializer(ModelSerializer):
@@ -76,3 +83,60 @@ class NotificationUnreadCountView(APIView):
     @extend_schema(responses=inline_serializer("UnreadCount", {"count": serializers.IntegerField()}))
     def get(self, request: AuthenticatedRequest) -> Response:
         return Response({"count": selectors.notification_unread_count(user=request.user)})
+
+
+class DeliverySerializer(serializers.Serializer):
+    """Where alerts go beyond the browser. The webhook's secret is never read back: only whether one is set."""
+
+    email_alerts = serializers.BooleanField()
+    webhook_url = serializers.CharField()
+    webhook_secret_set = serializers.BooleanField()
+    updated_at = TimestampField(allow_null=True)
+
+    @staticmethod
+    def of(delivery: DeliverySettings | None) -> dict:
+        if delivery is None:
+            return {"email_alerts": False, "webhook_url": "", "webhook_secret_set": False, "updated_at": None}
+        return {
+            "email_alerts": delivery.email_alerts,
+            "webhook_url": delivery.webhook_url,
+            "webhook_secret_set": bool(delivery.webhook_secret),
+            "updated_at": delivery.updated_at,
+        }
+
+
+class DeliveryUpdateSerializer(StrictSerializer):
+    """Any of the three; what is left out keeps its value. An empty webhook_url turns the webhook off."""
+
+    email_alerts = StrictBooleanField(required=False)
+    webhook_url = serializers.URLField(required=False, allow_blank=True, max_length=2048)
+    webhook_secret = StrictCharField(required=False, allow_blank=True, max_length=256, trim_whitespace=False)
+
+    def validate_webhook_url(self, value: str) -> str:
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise serializers.ValidationError("Must be an http or https URL.")
+        return value
+
+
+@extend_schema(tags=["notifications"])
+class NotificationDeliveryView(APIView):
+    @extend_schema(operation_id="notifications_delivery_read", responses=DeliverySerializer)
+    def get(self, request: AuthenticatedRequest) -> Response:
+        delivery = DeliverySettings.objects.filter(user=request.user).first()
+        return Response(DeliverySerializer(DeliverySerializer.of(delivery)).data)
+
+    @extend_schema(
+        operation_id="notifications_delivery_update", request=DeliveryUpdateSerializer, responses=DeliverySerializer
+    )
+    def patch(self, request: AuthenticatedRequest) -> Response:
+        serializer = DeliveryUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        current = DeliverySettings.objects.filter(user=request.user).first()
+        values = {
+            "email_alerts": current.email_alerts if current else False,
+            "webhook_url": current.webhook_url if current else "",
+            "webhook_secret": current.webhook_secret if current else "",
+            **serializer.validated_data,
+        }
+        delivery = services.delivery_settings_update(user=request.user, **values)
+        return Response(DeliverySerializer(DeliverySerializer.of(delivery)).data)
