@@ -19,7 +19,9 @@ as_root() {
 
 install_packages() {
   # wrk is the benchmarks' HTTP load generator (C: it leaves the CPU to the server it measures).
-  local wanted=(postgresql-15 redis-server docker.io busybox-static debootstrap docker-registry wrk)
+  # docker-registry and iproute2: the scale-out tests run an image registry and give each simulated
+  # worker host's dockerd a bridge of its own (jobs/tests/simulated_hosts.py).
+  local wanted=(postgresql-15 redis-server docker.io busybox-static debootstrap docker-registry wrk iproute2)
   local missing=()
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
