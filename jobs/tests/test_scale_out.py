@@ -186,6 +186,40 @@ def test_a_host_killed_with_its_engine_loses_no_job_and_cleans_up_when_it_return
     assert ours(engines["b"]) == []
 
 
+def test_a_worker_lost_beside_a_live_engine_has_its_host_kill_the_container_before_the_retry(
+    worker_hosts, engines, user
+):
+    workflow = sleeper(user, "echo start; sleep 6; echo done")
+    started = run_many(workflow, user, 1)
+    job = wait_for(lambda: running_with(started, "start"), timeout=90)[0]
+    key = next(key for key, name in HOSTS.items() if name == job.host)
+    other = next(k for k in HOSTS if k != key)
+
+    # The worker dies, its engine lives on with the container; a supervisor starts the worker again.
+    worker_hosts[key].kill()
+    assert of_job(engines[key], job)
+    worker_hosts[key].start()
+
+    def retried() -> Job | None:
+        recovery.reap()
+        current = Job.objects.get(pk=job.pk)
+        return current if current.attempt == 2 and current.status != JobStatus.QUEUED else None
+
+    second = wait_for(retried, timeout=90, interval=0.2)
+    # The retry was sent by the job's host once it had killed and removed the lost attempt's container.
+    with engines[key].client() as client:
+        first = client.api.containers(
+            all=True, filters={"label": [f"{docker_engine.JOB_LABEL}={job.pk}", f"{docker_engine.ATTEMPT_LABEL}=1"]}
+        )
+    assert first == []
+    assert second.host in HOSTS.values()
+    done = finished(job, timeout=60)
+    assert (done.status, done.attempt) == (JobStatus.COMPLETED, 2)
+    assert lines(done)[0] == ("stdout", "start")
+    assert lines(done)[-1] == ("stdout", "done")
+    wait_for(lambda: ours(engines[key]) == [] and ours(engines[other]) == [], timeout=30)
+
+
 def test_a_host_that_cannot_get_the_image_hands_the_job_to_another(worker_hosts, engines, user, local_registry):
     # A reference the registry does not hold: only an engine that has it can run it.
     ref = f"127.0.0.1:{local_registry['port']}/chronoverse-test/only-on-b:1"
