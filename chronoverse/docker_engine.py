@@ -35,6 +35,10 @@ class ContainerGone(Exception):
     """A job's container vanished under it (removed by someone else): not the job's fault."""
 
 
+class ImageMissing(Exception):
+    """The engine has no such image: it must be pulled (or built) before a container can use it."""
+
+
 class ImageError(Exception):
     def __init__(self, message: str, output: str = ""):
         super().__init__(message)
@@ -176,6 +180,17 @@ def image_pull(ref: str, *, timeout: int) -> None:
             raise ImageError(f"Image not found: {ref} ({exc.explanation or exc})") from exc
 
 
+def image_push(ref: str, *, timeout: int) -> None:
+    """Push `ref` (`registry/repository:tag`) to its registry. A registry that cannot be reached or
+    refuses is EngineUnavailable: the platform's trouble, worth retrying, not the workflow's."""
+    repository, _, tag = ref.rpartition(":")
+    with _engine(timeout=timeout) as client:
+        for chunk in client.api.push(repository, tag=tag, stream=True, decode=True):
+            if "error" in chunk:
+                detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
+                raise EngineUnavailable(f"Could not push {ref} to its registry: {detail}")
+
+
 def build_context(dockerfile: str, files: dict[str, str]) -> bytes:
     """A tar archive holding the Dockerfile and the payload's files, as `docker build` sends it."""
     buffer = io.BytesIO()
@@ -283,7 +298,7 @@ def container_create(
         for m in mounts
     ]
     engine_log = LogConfig(type="json-file", config={"max-size": f"{log_max_mb}m", "max-file": "1"})
-    with _engine() as client:
+    with _engine() as client, _image_missing(image):
         container = client.containers.create(
             image,
             command=command or None,
@@ -309,6 +324,14 @@ def container_create(
         )
         assert container.id is not None  # the engine answers every create with the new id
         return container.id
+
+
+@contextlib.contextmanager
+def _image_missing(ref: str) -> Iterator[None]:
+    try:
+        yield
+    except ImageNotFound as exc:
+        raise ImageMissing(f"No image {ref} on this engine") from exc
 
 
 def network_ensure_isolated(name: str) -> str:

@@ -8,6 +8,7 @@ later as a confusing runtime error.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import dj_database_url
@@ -375,6 +376,17 @@ CELERY_BEAT_SCHEDULE = {
 
 # The container engine; the docker SDK also honours DOCKER_HOST itself.
 DOCKER_HOST = env_str("DOCKER_HOST", "unix:///var/run/docker.sock")
+# This machine's name among the worker hosts (each with its own engine; docs/scaling.md). A worker
+# that consumes the jobs queue also consumes `host.<name>`, where everything that touches one of
+# its containers is sent; jobs record the host that claimed them. Default: the machine's hostname.
+WORKER_HOST = env_str("CHRONOVERSE_HOST", "") or socket.gethostname()
+# How often each worker host cleans its own engine (containers of finished or superseded jobs) and
+# says it is alive; a host not heard from for three periods gets no retries of others' jobs.
+HOST_SWEEP_SECONDS = env_float("HOST_SWEEP_SECONDS", 30.0, minimum=1)
+# Where images built from Dockerfiles are pushed so that every host can pull them
+# (`registry.example:5000` or `registry.example:5000/team`). Empty: images stay on the engine that
+# built them, which is enough for one host.
+IMAGE_REGISTRY = env_str("IMAGE_REGISTRY", "").rstrip("/")
 # This installation's name on a shared engine: its containers and images are labelled with it and
 # its reaper removes only those. Empty: a digest of the database (each database, one installation).
 INSTALLATION_ID = env_str("CHRONOVERSE_INSTALLATION", "")

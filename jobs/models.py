@@ -55,6 +55,9 @@ class Job(models.Model):
     attempt = models.PositiveSmallIntegerField(default=1)
     # Who runs it and until when that claim holds; a worker renews the lease while the job runs.
     worker = models.CharField(max_length=255, blank=True, default="")
+    # The worker host whose engine runs (or ran) its container: what touches the container is sent
+    # there (chronoverse.hosts). Kept after the job ends; a retry's claim sets its own.
+    host = models.CharField(max_length=255, blank=True, default="", db_default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     canceled_by = models.CharField(max_length=64, blank=True, default="")
     # A running container job is reported CANCELED only once its container is gone: until then it

@@ -1,14 +1,21 @@
 """Recovery: nothing stays PENDING, QUEUED or RUNNING forever, and no container outlives its job.
 
 Postgres knows every job; Redis may lose its messages (a restart) and workers may die (SIGKILL,
-OOM, a lost machine). The reaper, run every few seconds by beat, compares the two:
+OOM, a lost machine). The reaper, run every few seconds by beat on the control worker, compares
+the two:
 - PENDING jobs whose dispatch never happened (the process died between commit and dispatch) and
-  QUEUED jobs that no worker claimed for JOB_REQUEUE_AFTER_SECONDS (a lost broker message) are
-  handed to workers again; claiming is conditional, so a duplicate message is harmless.
-- RUNNING jobs whose lease expired lost their worker: their container is found by label, its
-  remaining output saved, it is stopped and removed, and the job is retried or FAILED.
-- Containers labelled for a job that is finished or gone are removed.
+  QUEUED jobs that no worker claimed for JOB_REQUEUE_AFTER_SECONDS (a lost broker message, or a
+  retry whose lost host never answered) are handed to workers again; claiming is conditional, so
+  a duplicate message is harmless.
+- RUNNING jobs whose lease expired lost their worker: the job is taken back (retried or FAILED),
+  and its container is salvaged (remaining output saved, killed, removed) by the host whose engine
+  holds it, through that host's queue. A retry of a container job starts only once that host has
+  killed the lost attempt's container, so the job never runs twice at once; a host that does not
+  answer within JOB_REQUEUE_AFTER_SECONDS is taken for dead with its engine, and the retry goes.
 - The presence rows of client sockets whose web process died without closing them are removed.
+
+Each worker host cleans its own engine (host_clean): at start, what a crash left there, and then
+every HOST_SWEEP_SECONDS, the containers of jobs finished, deleted or retried.
 """
 
 from __future__ import annotations
@@ -20,12 +27,12 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
-from chronoverse import docker_engine
+from chronoverse import docker_engine, hosts, task_queue
 from chronoverse.docker_engine import EngineUnavailable
 from jobs.clients import client_connections_sweep
 from jobs.logs import LogWriter, split_lines
 from jobs.models import UNFINISHED, WAITING_WORKERS, Job, JobLog, JobStatus, Ping
-from jobs.services import job_cancel_complete, job_dispatch, job_retry_or_fail, jobs_send
+from jobs.services import job_cancel_complete, job_dispatch, job_retry_or_fail, job_retry_send, jobs_send
 from workflows.models import WorkflowKind
 
 logger = logging.getLogger(__name__)
@@ -38,7 +45,6 @@ def reap(*, now: datetime | None = None) -> dict:
     return {
         "redispatched": _redispatch(now),
         "expired": _reap_expired_leases(now),
-        "orphans": _remove_stale_containers(),
         "stale_client_connections": client_connections_sweep(now=now),
     }
 
@@ -73,40 +79,92 @@ def _reap_expired_leases(now: datetime) -> int:
     )
     for job in expired:
         if job.cancel_requested_at is not None:
-            _finish_requested_cancel(job)
+            _finish_requested_cancel(job, now)
             continue
+        container = job.workflow.kind == WorkflowKind.CONTAINER
         # Take the job first, conditionally on the lost worker still holding it: a worker that was
-        # only slow (not dead) then finds the job gone and cannot record an outcome over ours.
+        # only slow (not dead) then finds the job gone and cannot record an outcome over ours. A
+        # container job's retry waits for its old container to be dead (host_salvage sends it).
         status = job_retry_or_fail(
-            job=job, reason=f"The worker running this job was lost ({job.worker})", worker=job.worker
+            job=job,
+            reason=f"The worker running this job was lost ({job.worker})",
+            worker=job.worker,
+            dispatch=not container,
         )
         if not status:
             continue
-        logger.warning("job %s lost its worker: now %s", job.pk, status)
-        if job.workflow.kind == WorkflowKind.CONTAINER:
-            try:
-                _salvage(job)
-            except (EngineUnavailable, docker_engine.APIError):
-                # Left for _remove_stale_containers once the engine answers again.
-                logger.warning("could not salvage the container of job %s", job.pk, exc_info=True)
+        logger.warning("job %s lost its worker on host %r: now %s", job.pk, job.host, status)
+        if not container:
+            continue
+        if hosts.is_this_host(job.host):
+            # The engine is this process's own: salvage at once, as a one-machine install always has.
+            _salvage_and_retry(job, attempt=job.attempt)
+        else:
+            hosts.send_to_host(job.host, task_queue.HOST_SALVAGE, str(job.pk), job.attempt)
     return len(expired)
 
 
-def _finish_requested_cancel(job: Job) -> None:
-    """The worker was lost while stopping a canceled job: kill its container, then report CANCELED."""
-    if job.workflow.kind == WorkflowKind.CONTAINER:
-        try:
-            _salvage(job)
-        except (EngineUnavailable, docker_engine.APIError):
-            # Not CANCELED while its container may still run: tried again on the next pass.
-            logger.warning("could not stop the container of canceled job %s", job.pk, exc_info=True)
-            return
+def host_salvage(*, job_id, attempt: int) -> None:
+    """On the host whose worker lost `attempt` of the job: salvage its containers, then send the
+    retry (if the job was retried rather than given up)."""
+    job = Job.objects.select_related("workflow", "user").filter(pk=job_id).first()
+    if job is None:
+        return  # deleted meanwhile: this host's sweep removes what is left
+    _salvage_and_retry(job, attempt=attempt)
+
+
+def _salvage_and_retry(job: Job, *, attempt: int) -> None:
+    try:
+        _salvage(job, attempt=attempt)
+    except (EngineUnavailable, docker_engine.APIError):
+        # The engine does not answer: its containers are not running either (or are left for the
+        # host's sweep once it answers again), and the job must not wait for it.
+        logger.warning("could not salvage the container of job %s", job.pk, exc_info=True)
+    retried = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED, attempt=attempt + 1).exists()
+    if retried:
+        job_retry_send(job_id=job.pk, attempt=attempt + 1)
+
+
+def _finish_requested_cancel(job: Job, now: datetime) -> None:
+    """The worker was lost while stopping a canceled job: kill its container, then report CANCELED
+    (the job's host does it, or this process when that is its own host)."""
+    if job.workflow.kind != WorkflowKind.CONTAINER:
+        job_cancel_complete(job=job, worker=job.worker)
+    elif hosts.is_this_host(job.host):
+        host_finish_cancel(job_id=job.pk)
+    elif job.lease_expires_at and job.lease_expires_at < now - timedelta(seconds=settings.JOB_REQUEUE_AFTER_SECONDS):
+        # Its host has not answered for that long: taken for dead with its engine (and it removes
+        # the container of this finished job when it starts again).
+        logger.warning("job %s: host %r does not answer, recording the cancel without it", job.pk, job.host)
+        job_cancel_complete(job=job, worker=job.worker)
+    else:
+        # Sent again on each pass until it is done; a message that waited past then is dropped unrun.
+        hosts.send_to_host(
+            job.host, task_queue.HOST_FINISH_CANCEL, str(job.pk), expires=settings.JOB_REQUEUE_AFTER_SECONDS
+        )
+
+
+def host_finish_cancel(*, job_id) -> None:
+    """On the job's host: kill the container of a canceled job whose worker was lost, then record
+    CANCELED. Not CANCELED while its container may still run: the reaper asks again next pass."""
+    job = (
+        Job.objects.select_related("workflow", "user")
+        .filter(pk=job_id, status=JobStatus.RUNNING, cancel_requested_at__isnull=False)
+        .first()
+    )
+    if job is None:
+        return
+    try:
+        _salvage(job, attempt=job.attempt)
+    except (EngineUnavailable, docker_engine.APIError):
+        logger.warning("could not stop the container of canceled job %s", job.pk, exc_info=True)
+        return
     job_cancel_complete(job=job, worker=job.worker)
 
 
-def _salvage(job: Job) -> None:
+def _salvage(job: Job, *, attempt: int) -> None:
     """Kill the lost attempt's containers, store the output nobody stored, and remove them."""
-    for container_id in docker_engine.containers_of_job(job.pk, attempt=job.attempt):
+    for container_id in docker_engine.containers_of_job(job.pk, attempt=attempt):
         docker_engine.container_signal(container_id, "SIGKILL")
         _save_remaining_output(job, container_id)
         docker_engine.container_remove(container_id)
@@ -125,6 +183,13 @@ def _save_remaining_output(job: Job, container_id: str) -> None:
                     skip -= 1
                     continue
                 log.write(stream, line)
+
+
+def host_clean() -> int:
+    """This host's sweep (at its worker's start, then every HOST_SWEEP_SECONDS): it says it is
+    alive, and removes what its engine holds of jobs that no longer need it."""
+    hosts.host_seen()
+    return _remove_stale_containers()
 
 
 def _remove_stale_containers() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -11,7 +10,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 
-from chronoverse import task_queue
+from chronoverse import hosts, task_queue
 from jobs import selectors, services
 from jobs.executors import container, heartbeat, webhook
 from jobs.logs import LogWriter
@@ -35,12 +34,16 @@ EXECUTORS: dict[str, Callable[[Job, dict, LogWriter, threading.Event], Outcome]]
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{threading.get_native_id()}"
+    return f"{hosts.this_host()}:{threading.get_native_id()}"
 
 
 class LeaseKeeper(threading.Thread):
     """Renews the job's lease while it runs; sets `cancel` when the job stops being ours or, for a
-    container job, when a cancel is requested (the executor then stops the container itself)."""
+    container job, when a cancel is requested (the executor then stops the container itself).
+
+    It also sets `cancel` when the lease has not been renewed for a whole lease period (the database
+    unreachable from here, say): by then the reaper may have handed the job to another host, and
+    stopping the container here keeps the job from running twice at once."""
 
     def __init__(self, job_id, worker: str, cancel: threading.Event, *, watch_cancel: bool):
         super().__init__(name=f"lease-{job_id}", daemon=True)
@@ -69,6 +72,10 @@ class LeaseKeeper(threading.Thread):
                         self.cancel.set()
                 except Exception:
                     logger.exception("renewing the lease of job %s failed", self.job_id)
+                    if time.monotonic() - renewed >= settings.JOB_LEASE_SECONDS:
+                        logger.error("job %s: lease lapsed unrenewed, stopping it here", self.job_id)
+                        self.cancel.set()
+                        return
         finally:
             connection.close()
 
@@ -77,7 +84,7 @@ def job_execute(*, job_id, worker: str | None = None) -> str | None:
     """Run a queued job to its end here; returns its final status, or None if another worker has it."""
     worker = worker or worker_name()
     try:
-        job = services.job_claim(job_id=job_id, worker=worker)
+        job = services.job_claim(job_id=job_id, worker=worker, host=hosts.this_host())
     except UserAtCapacity:
         # Not this worker's slot to hold: the job waits QUEUED and is offered again shortly.
         task_queue.send(task_queue.EXECUTE_JOB, str(job_id), countdown=USER_CAPACITY_RETRY_SECONDS)
@@ -96,7 +103,11 @@ def job_execute(*, job_id, worker: str | None = None) -> str | None:
             except InfrastructureError as exc:
                 log.write("stderr", f"…[platform error, will retry: {exc}]")
                 keeper.done.set()
-                return services.job_retry_or_fail(job=job, reason=str(exc), worker=worker) or None
+                # Another host may have what this one lacks (the image, a working engine).
+                return (
+                    services.job_retry_or_fail(job=job, reason=str(exc), worker=worker, avoid_host=hosts.this_host())
+                    or None
+                )
             except Exception as exc:
                 logger.exception("job %s crashed", job.pk)
                 log.write("stderr", f"…[internal error: {type(exc).__name__}: {exc}]")

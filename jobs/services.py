@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import SYSTEM, RequestContext, audit_record
-from chronoverse import task_queue
+from chronoverse import hosts, task_queue
 from chronoverse.errors import ServiceError
 from chronoverse.redis_client import publish_many
 from chronoverse.serializers import format_timestamp
@@ -272,9 +272,10 @@ def _running_jobs(user_id) -> int:
     return Job.objects.filter(user_id=user_id, status=JobStatus.RUNNING).exclude(worker__in=WAITING_WORKERS).count()
 
 
-def job_claim(*, job_id, worker: str) -> Job | None:
-    """QUEUED -> RUNNING for this worker, with a fresh lease; None if someone else has it. Raises
-    UserAtCapacity (the job stays QUEUED) while its user has the most jobs running allowed."""
+def job_claim(*, job_id, worker: str, host: str = "") -> Job | None:
+    """QUEUED -> RUNNING for this worker on `host` (whose engine will hold its container), with a
+    fresh lease; None if someone else has it. Raises UserAtCapacity (the job stays QUEUED) while
+    its user has the most jobs running allowed."""
     now = timezone.now()
     with transaction.atomic():
         user_id = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).values_list("user_id", flat=True).first()
@@ -289,6 +290,7 @@ def job_claim(*, job_id, worker: str) -> Job | None:
             status=JobStatus.RUNNING,
             started_at=now,
             worker=worker,
+            host=host,
             lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
             updated_at=now,
         )
@@ -383,11 +385,22 @@ def _end_schedule_if_done(workflow: Workflow) -> None:
         workflow_terminate(workflow=workflow, reason=TerminationReason.SCHEDULE_ENDED)
 
 
-def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUNNING, worker: str | None = None) -> str:
+def job_retry_or_fail(
+    *,
+    job: Job,
+    reason: str,
+    from_status: str = JobStatus.RUNNING,
+    worker: str | None = None,
+    dispatch: bool = True,
+    avoid_host: str = "",
+) -> str:
     """After an infrastructure failure: queue another attempt, or give up after JOB_MAX_ATTEMPTS.
 
     Either way the workflow's failure counter is left alone: the job did not fail, the platform did.
-    Returns the job's new status ('' if it had already moved on).
+    The new attempt goes to a live host other than `avoid_host` when there is one (that host could
+    not run it), else to any. Without `dispatch` it waits QUEUED for job_retry_send (sent once the
+    lost attempt's container is known to be dead) or, failing that, for the reaper's re-send of
+    unclaimed jobs. Returns the job's new status ('' if it had already moved on).
     """
     now = timezone.now()
     if job_cancel_complete(job=job, from_status=from_status, worker=worker):
@@ -403,7 +416,8 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
                 updated_at=now,
             ):
                 return ""
-            task_queue.send_on_commit(task_queue.EXECUTE_JOB, str(job.pk), countdown=min(60, 2**job.attempt))
+            if dispatch:
+                job_retry_send(job_id=job.pk, attempt=job.attempt + 1, avoid_host=avoid_host)
             _announce_ids([job.pk])
             return JobStatus.QUEUED
         if not Job.objects.filter(**_held(job, from_status, worker), cancel_requested_at__isnull=True).update(
@@ -432,6 +446,18 @@ def job_retry_or_fail(*, job: Job, reason: str, from_status: str = JobStatus.RUN
         _end_schedule_if_done(Workflow.objects.get(pk=job.workflow_id))
         rollups_add_finished([job.pk])
     return JobStatus.FAILED
+
+
+def job_retry_send(*, job_id, attempt: int, avoid_host: str = "") -> None:
+    """Hand a retry (its `attempt`) to a worker once this commits, after a backoff: to a live host
+    other than `avoid_host` if there is one, else to the jobs queue. Sending twice is harmless."""
+    other = hosts.host_other_than(avoid_host) if avoid_host else None
+    task_queue.send_on_commit(
+        task_queue.EXECUTE_JOB,
+        str(job_id),
+        countdown=min(60, 2 ** (attempt - 1)),
+        queue=task_queue.host_queue(other) if other else None,
+    )
 
 
 # -- dependencies ------------------------------------------------------------------------------

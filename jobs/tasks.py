@@ -35,3 +35,21 @@ def reap() -> dict:
 @shared_task
 def prune_logs() -> int:
     return recovery.logs_prune()
+
+
+# Sent to one host's queue (chronoverse.hosts): each touches that host's own engine.
+
+
+@shared_task
+def host_clean() -> int:
+    return recovery.host_clean()
+
+
+@shared_task(acks_late=True)
+def host_salvage(job_id: str, attempt: int) -> None:
+    recovery.host_salvage(job_id=job_id, attempt=attempt)
+
+
+@shared_task(acks_late=True)
+def host_finish_cancel(job_id: str) -> None:
+    recovery.host_finish_cancel(job_id=job_id)

@@ -22,7 +22,9 @@ install_packages() {
   # wrk is the benchmarks' HTTP load generator (C: it leaves the CPU to the server it measures).
   # chromium (with a font to render text) is the browser the browser tests drive through Playwright:
   # Debian's build, so nothing downloads a browser of its own.
-  local wanted=(postgresql-15 redis-server docker.io busybox-static debootstrap docker-registry wrk
+  # docker-registry and iproute2: the scale-out tests run an image registry and give each simulated
+  # worker host's dockerd a bridge of its own (jobs/tests/simulated_hosts.py).
+  local wanted=(postgresql-15 redis-server docker.io busybox-static debootstrap docker-registry wrk iproute2
     chromium fonts-dejavu-core)
   local missing=()
   for p in "${wanted[@]}"; do

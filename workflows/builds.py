@@ -16,12 +16,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chronoverse import docker_engine
+from chronoverse import docker_engine, hosts, task_queue
 from chronoverse.docker_engine import ImageError
 from chronoverse.redis_client import get_redis
 from notifications.models import NotificationKind
 from workflows import live
-from workflows.models import BuildStatus, TerminationReason, Workflow, WorkflowBuild
+from workflows.models import BuildStatus, TerminationReason, Workflow, WorkflowBuild, image_repository
 from workflows.services import workflow_notify, workflow_plan, workflow_terminate
 
 logger = logging.getLogger(__name__)
@@ -72,16 +72,34 @@ class _Progress:
         self._sent += len(lines)
 
 
-def _ensure_image(ref: str) -> str:
-    """Make `ref` present locally. Concurrent builds needing the same image pull it once."""
+def image_ensure(ref: str) -> str:
+    """Make `ref` present on this host's engine, pulling it if need be; says which it was. Builds
+    and jobs on one host needing the same image at once pull it once (each host has its own)."""
     if docker_engine.image_present(ref):
         return f"Image {ref} is present locally."
     timeout = settings.IMAGE_PULL_TIMEOUT
-    with get_redis().lock(f"lock:image-pull:{ref}", timeout=timeout + 60, blocking_timeout=timeout + 60):
+    lock = f"lock:image-pull:{hosts.this_host()}:{ref}"
+    with get_redis().lock(lock, timeout=timeout + 60, blocking_timeout=timeout + 60):
         if docker_engine.image_present(ref):
             return f"Image {ref} was pulled by another build."
         docker_engine.image_pull(ref, timeout=timeout)
     return f"Pulled image {ref}."
+
+
+def built_repository(workflow_id) -> str:
+    """Where a workflow's Dockerfile builds are tagged: in IMAGE_REGISTRY when there is one, so that
+    every worker host can pull them (docs/scaling.md)."""
+    repository = image_repository(workflow_id)
+    return f"{settings.IMAGE_REGISTRY}/{repository}" if settings.IMAGE_REGISTRY else repository
+
+
+def images_remove(*, workflow_id, keep: str | None = None) -> int:
+    """Remove a workflow's built images from this host's engine, but `keep`; returns how many. Both
+    names are tried: images built before IMAGE_REGISTRY was set (or changed) are found too."""
+    removed = 0
+    for repository in {image_repository(workflow_id), built_repository(workflow_id)}:
+        removed += docker_engine.images_remove_repository(repository, keep=keep)
+    return removed
 
 
 def build_run(*, build_id) -> None:
@@ -103,13 +121,18 @@ def build_run(*, build_id) -> None:
     try:
         if "image" in workflow.payload:
             ref = workflow.payload["image"]
-            progress.append(_ensure_image(ref))
+            progress.append(image_ensure(ref))
             progress.flush()
         else:
-            ref = f"{workflow.image_repository}:{build.generation}"
+            ref = f"{built_repository(workflow.pk)}:{build.generation}"
             context = docker_engine.build_context(workflow.payload["dockerfile"], workflow.payload.get("files", {}))
             for line in docker_engine.image_build(context, tag=ref, timeout=settings.WORKFLOW_BUILD_TIMEOUT):
                 progress.append(line)
+            if settings.IMAGE_REGISTRY:
+                # Built once, here; every other host pulls these very bytes on its first job of it.
+                progress.flush()
+                docker_engine.image_push(ref, timeout=settings.IMAGE_PULL_TIMEOUT)
+                progress.append(f"Pushed {ref}.")
             progress.flush()
     except ImageError as exc:
         tail = list(output)[-ERROR_TAIL_LINES:]
@@ -169,10 +192,11 @@ def _remove_image_quietly(ref: str) -> None:
 
 
 def _remove_older_images(workflow: Workflow, *, keep: str) -> None:
+    # On every host: each that ran a job of an older build pulled its image.
     try:
-        docker_engine.images_remove_repository(workflow.image_repository, keep=keep)
+        hosts.send_to_each_host(task_queue.REMOVE_WORKFLOW_IMAGES, str(workflow.pk), keep)
     except Exception:
-        logger.warning("could not remove older images of %s", workflow.pk, exc_info=True)
+        logger.warning("could not ask the hosts to remove older images of %s", workflow.pk, exc_info=True)
 
 
 def builds_stale(*, now=None) -> list[WorkflowBuild]:

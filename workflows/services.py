@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import SYSTEM, RequestContext, audit_record
-from chronoverse import task_queue
+from chronoverse import hosts, task_queue
 from chronoverse.errors import ServiceError
 from notifications.models import NotificationKind
 from notifications.services import notification_create
@@ -347,7 +347,10 @@ def workflow_delete(*, workflow: Workflow, context: RequestContext = SYSTEM) -> 
         built = workflow.builds.exclude(image_ref="").exists() or bool(workflow.payload.get("dockerfile"))
         workflow.delete()
         if built:
-            task_queue.send_on_commit(task_queue.REMOVE_WORKFLOW_IMAGES, workflow_id)
+            # From every host's engine: each that ran one of its jobs pulled its image.
+            transaction.on_commit(
+                lambda: hosts.send_to_each_host(task_queue.REMOVE_WORKFLOW_IMAGES, workflow_id), robust=True
+            )
 
 
 def workflow_record_job_outcome(*, workflow_id, succeeded: bool) -> Workflow:

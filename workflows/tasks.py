@@ -4,7 +4,6 @@ from celery import shared_task
 
 from chronoverse import docker_engine
 from workflows import builds
-from workflows.models import image_repository
 
 
 @shared_task(bind=True, max_retries=5, acks_late=True)
@@ -20,8 +19,9 @@ def build_workflow_image(self, build_id: str) -> None:
 
 
 @shared_task
-def remove_workflow_images(workflow_id: str) -> int:
-    return docker_engine.images_remove_repository(image_repository(workflow_id))
+def remove_workflow_images(workflow_id: str, keep: str | None = None) -> int:
+    # Sent to each host's queue (chronoverse.hosts.send_to_each_host): removes from that host's engine.
+    return builds.images_remove(workflow_id=workflow_id, keep=keep)
 
 
 @shared_task

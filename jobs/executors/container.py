@@ -1,18 +1,20 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 
 from django.conf import settings
 from django.db import connection
 
-from chronoverse import docker_engine
-from chronoverse.docker_engine import ContainerGone, EngineUnavailable
+from chronoverse import docker_engine, hosts
+from chronoverse.docker_engine import ContainerGone, EngineUnavailable, ImageError
 from jobs import selectors
 from jobs.logs import LogWriter
 from jobs.models import Job
 from jobs.outcome import InfrastructureError, Outcome
+from workflows.builds import image_ensure
 
 # How often a waiting executor looks up from the container to notice a cancel.
 WAIT_SLICE = 2.0
@@ -51,12 +53,14 @@ def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Out
     # Stored payloads are clamped to the operator's current caps (new ones are refused above them).
     memory_mb = min(payload.get("memory_mb", settings.CONTAINER_DEFAULT_MEMORY_MB), settings.CONTAINER_MAX_MEMORY_MB)
     cpus = min(payload.get("cpus", settings.CONTAINER_DEFAULT_CPUS), settings.CONTAINER_MAX_CPUS)
+    image = job.workflow.image_ref or payload["image"]
     try:
         network = "none"
         if payload["network"] != "none":
             network = docker_engine.network_ensure_isolated(docker_engine.jobs_network_name())
-        container_id = docker_engine.container_create(
-            image=job.workflow.image_ref or payload["image"],
+        create = functools.partial(
+            docker_engine.container_create,
+            image=image,
             entrypoint=entrypoint,
             command=command,
             env={**payload.get("env", {}), **_upstream_env(job)},
@@ -75,16 +79,31 @@ def run(job: Job, payload: dict, log: LogWriter, cancel: threading.Event) -> Out
                 "chronoverse.workflow_id": str(job.workflow_id),
             },
         )
-    except EngineUnavailable as exc:
+        try:
+            container_id = create()
+        except docker_engine.ImageMissing:
+            _fetch_image(image)
+            container_id = create()
+    except (EngineUnavailable, docker_engine.ImageMissing) as exc:
         raise InfrastructureError(str(exc)) from exc
     except docker_engine.APIError as exc:
         return Outcome(False, f"The container could not be created: {exc.explanation or exc}")
     try:
         return _supervise(container_id, payload, log, cancel, memory_mb)
     finally:
-        # If the engine is gone now, the reaper removes the container of the finished job later.
+        # If the engine is gone now, this host's next sweep removes the container of the finished job.
         with contextlib.suppress(EngineUnavailable):
             docker_engine.container_remove(container_id)
+
+
+def _fetch_image(ref: str) -> None:
+    """The first job on this host of an image built or pulled on another: pull it here (from
+    IMAGE_REGISTRY for a built one). A host that cannot get it is the platform's failure, and the
+    job is retried on another host."""
+    try:
+        image_ensure(ref)
+    except (ImageError, EngineUnavailable) as exc:
+        raise InfrastructureError(f"Host {hosts.this_host()} cannot get the image {ref}: {exc}") from exc
 
 
 def _supervise(container_id: str, payload: dict, log: LogWriter, cancel: threading.Event, memory_mb: int) -> Outcome:

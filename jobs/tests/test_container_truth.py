@@ -117,7 +117,7 @@ def test_a_container_removed_under_a_running_job_is_retried_and_not_counted(
     assert finished(job).status == JobStatus.CANCELED
 
 
-def test_the_reaper_leaves_another_installations_containers_alone(user, docker_client, transactional_db, settings):
+def test_the_host_sweep_leaves_another_installations_containers_alone(user, docker_client, transactional_db, settings):
     unknown_job = str(uuid.uuid4())  # a job this installation's database has never heard of
     theirs = docker_client.containers.create(
         BUSYBOX,
@@ -133,7 +133,7 @@ def test_the_reaper_leaves_another_installations_containers_alone(user, docker_c
         },
     )
     try:
-        recovery.reap()
+        recovery.host_clean()
 
         remaining = {c.id for c in docker_client.containers.list(all=True)}
         assert theirs.id in remaining

@@ -220,7 +220,7 @@ def test_containers_of_finished_jobs_are_removed(user, docker_client, transactio
     job = Job.objects.create(workflow=workflow, user=user, scheduled_at=timezone.now(), status=JobStatus.CANCELED)
     orphan = docker_client.containers.create(BUSYBOX, ["sleep", "60"], labels=own_labels(job))
 
-    recovery.reap()
+    recovery.host_clean()
 
     assert docker_engine.containers_of_job(job.pk) == []
     assert orphan.id not in [c.id for c in docker_client.containers.list(all=True)]
@@ -265,7 +265,7 @@ def test_containers_of_a_superseded_attempt_are_removed(user, docker_client, tra
         BUSYBOX, ["sleep", "60"], labels={**labels, docker_engine.ATTEMPT_LABEL: "2"}
     )
     try:
-        recovery.reap()
+        recovery.host_clean()
 
         assert docker_engine.containers_of_job(job.pk) == [current.id]
     finally:
