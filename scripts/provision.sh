@@ -18,8 +18,9 @@ as_root() {
 }
 
 install_packages() {
-  # wrk is the benchmarks' HTTP load generator (C: it leaves the CPU to the server it measures).
-  local wanted=(postgresql-15 redis-server docker.io busybox-static debootstrap docker-registry wrk)
+  # wrk is the benchmarks' HTTP load generator (C: it leaves the CPU to the server it measures);
+  # docker-compose checks docker-compose.yml in the tests (Debian's 1.29, no plugin needed).
+  local wanted=(postgresql-15 redis-server docker.io busybox-static debootstrap docker-registry wrk docker-compose)
   local missing=()
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
