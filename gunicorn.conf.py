@@ -24,7 +24,9 @@ def post_fork(server, worker) -> None:
     # unmanaged, holding the listening socket: the kernel ends them with it, and the supervisor's
     # new master binds the port again.
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() == 1:  # the master died before the line above: nobody would end us
+    # The master died before the line above: nobody would end us. (Compared with the master's pid,
+    # not with 1: in a container the master itself is pid 1.)
+    if os.getppid() != server.pid:
         os._exit(1)
 
 

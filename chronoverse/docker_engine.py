@@ -13,6 +13,7 @@ import io
 import tarfile
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import docker
 import requests
@@ -20,6 +21,7 @@ import urllib3
 from django.conf import settings
 from django.db import connections
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.tls import TLSConfig
 from docker.types import LogConfig, Mount
 
 # How a broken or timed-out connection to the engine surfaces: requests wraps most of them, but a
@@ -71,12 +73,41 @@ def _own(labels: list[str]) -> dict:
 _api_versions: dict[str, str] = {}
 
 
+class _EngineAPI(docker.APIClient):
+    """The SDK's client, deaf to the environment's settings for requests: REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE would replace the engine's CA with theirs (psf/requests#3829), HTTP(S)_PROXY would
+    route engine calls through a proxy. The engine's address and CA are ours (DOCKER_*)."""
+
+    @property
+    def trust_env(self) -> bool:
+        return False
+
+    @trust_env.setter
+    def trust_env(self, value: bool) -> None:
+        pass  # requests.Session.__init__ turns it on; the SDK asks the engine's version right after
+
+
+class _EngineClient(docker.DockerClient):
+    def __init__(self, **kwargs) -> None:
+        self.api = _EngineAPI(**kwargs)
+
+
+def _tls() -> TLSConfig | bool:
+    # Off unless asked for; missing certificate files raise here (a DockerException: unavailable).
+    if not settings.DOCKER_TLS_VERIFY:
+        return False
+    certs = Path(settings.DOCKER_CERT_PATH)
+    return TLSConfig(
+        client_cert=(str(certs / "cert.pem"), str(certs / "key.pem")), ca_cert=str(certs / "ca.pem"), verify=True
+    )
+
+
 def engine_client(*, timeout: int = 60) -> docker.DockerClient:
     # The first client of a process asks the engine for its API version: a dead engine fails here,
     # and later ones fail on their first call, which _translated turns into EngineUnavailable too.
     base_url = settings.DOCKER_HOST
     try:
-        client = docker.DockerClient(base_url=base_url, timeout=timeout, version=_api_versions.get(base_url))
+        client = _EngineClient(base_url=base_url, timeout=timeout, version=_api_versions.get(base_url), tls=_tls())
     except (*TRANSPORT_ERRORS, DockerException) as exc:
         raise _unavailable(exc) from exc
     _api_versions.setdefault(base_url, client.api.api_version)

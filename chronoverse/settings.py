@@ -387,6 +387,10 @@ HOST_SWEEP_SECONDS = env_float("HOST_SWEEP_SECONDS", 30.0, minimum=1)
 # (`registry.example:5000` or `registry.example:5000/team`). Empty: images stay on the engine that
 # built them, which is enough for one host.
 IMAGE_REGISTRY = env_str("IMAGE_REGISTRY", "").rstrip("/")
+# A remote engine over TLS (`tcp://host:2376`, dockerd --tlsverify), with the docker CLI's variables:
+# the engine is checked against ca.pem and we present cert.pem and key.pem, all from DOCKER_CERT_PATH.
+DOCKER_TLS_VERIFY = env_bool("DOCKER_TLS_VERIFY", False)
+DOCKER_CERT_PATH = env_str("DOCKER_CERT_PATH", str(Path.home() / ".docker"))
 # This installation's name on a shared engine: its containers and images are labelled with it and
 # its reaper removes only those. Empty: a digest of the database (each database, one installation).
 INSTALLATION_ID = env_str("CHRONOVERSE_INSTALLATION", "")
