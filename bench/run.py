@@ -24,6 +24,7 @@ NAMES = [
     "web_tier",
     "ping_endpoint",
     "container_overhead",
+    "scale_out",
     "analytics",
 ]
 

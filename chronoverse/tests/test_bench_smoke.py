@@ -44,4 +44,5 @@ def test_every_benchmark_runs_at_a_tiny_scale_and_reports(tmp_path):
 
     page = report.main(tmp_path, tmp_path / "docs").read_text()
     assert all(f"| {name} |" in page for name in NAMES)
-    assert (tmp_path / "docs" / "benchmarks" / "scheduler_tick.svg").read_text().startswith("<svg")
+    for charted in ("scheduler_tick", "scale_out"):
+        assert (tmp_path / "docs" / "benchmarks" / f"{charted}.svg").read_text().startswith("<svg")

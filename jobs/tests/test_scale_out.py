@@ -1,5 +1,5 @@
 """Two worker hosts on one machine, each a Celery worker with its own Docker engine
-(jobs/tests/simulated_hosts.py): container jobs run on both, an image built on one runs on the
+(bench/hosts.py): container jobs run on both, an image built on one runs on the
 other through the registry, a cancel reaches the engine of the job's host, a host killed with its
 engine loses no job, and no container of this installation is left on either engine."""
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from bench.hosts import SEED_IMAGE, Engine, WorkerHost
 from chronoverse import docker_engine, hosts, task_queue
 from conftest import _test_database_env, wait_for
 from jobs import recovery, services
 from jobs.models import Job, JobStatus, JobTrigger
-from jobs.tests.simulated_hosts import SEED_IMAGE, Engine, WorkerHost
 from jobs.tests.test_execution import finished, lines, make_workflow
 from workflows.models import Workflow
 
