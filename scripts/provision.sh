@@ -23,7 +23,7 @@ install_packages() {
   # chromium (with a font to render text) is the browser the browser tests drive through Playwright:
   # Debian's build, so nothing downloads a browser of its own.
   # docker-registry and iproute2: the scale-out tests run an image registry and give each simulated
-  # worker host's dockerd a bridge of its own (jobs/tests/simulated_hosts.py).
+  # worker host's dockerd a bridge of its own (bench/hosts.py).
   # docker-compose checks docker-compose.yml in the tests (Debian's 1.29, no plugin needed).
   local wanted=(postgresql-15 redis-server docker.io busybox-static debootstrap docker-registry wrk iproute2
     chromium fonts-dejavu-core docker-compose)
