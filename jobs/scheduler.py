@@ -91,7 +91,7 @@ def _tick_batch(now: datetime, limit: int) -> tuple[int, int]:
                 continue
             job_id = uuid.uuid4()
             jobs.append((job_id, workflow.pk, workflow.user_id, slot, None))
-            dispatch[job_id] = (job_id, workflow.kind, workflow.payload, workflow.tags)
+            dispatch[job_id] = (job_id, workflow.kind, workflow.payload, workflow.tags, workflow.pk, workflow.user_id)
         _advance(advanced)
         dashboard.publish_on_commit(_next_runs(due, advanced))
         jobs_services.jobs_replace(to_replace)

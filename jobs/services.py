@@ -12,7 +12,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -103,6 +103,7 @@ def _announce_many(jobs: list[Job], *, followers: bool = True) -> None:
     `followers` is False, tag listeners, and the user's dashboard pages. The jobs come with their
     workflow loaded."""
     messages: list[tuple[str, str]] = []
+    one_by_one = len(jobs) <= DASHBOARD_JOB_MESSAGES
     for job in jobs:
         data = job_status_data(job)
         if followers:
@@ -112,9 +113,29 @@ def _announce_many(jobs: list[Job], *, followers: bool = True) -> None:
         tagged = client_events.tag_envelope(job, data)
         if tagged is not None:
             messages.append((client_channel(tagged[0]), tagged[1]))
-        messages.append((dashboard_channel(job.user_id), json.dumps(job_message(job, data))))
+        if one_by_one:
+            messages.append((dashboard_channel(job.user_id), json.dumps(job_message(job, data))))
+    if not one_by_one:
+        messages += _jobs_messages((job.user_id, job.workflow_id) for job in jobs)
     if messages:
         transaction.on_commit(lambda: publish_many(messages, what="job events"), robust=True)
+
+
+# A batch of more jobs than this (a tick's dispatch, a batch of heartbeats or pings) reaches the
+# dashboards as one `jobs` message per user naming the workflows concerned, not one per job: a
+# page only re-reads its regions on either, and 10,000 messages would cost more than the batch.
+DASHBOARD_JOB_MESSAGES = 50
+
+
+def _jobs_messages(jobs: Iterable[tuple[Any, Any]]) -> list[tuple[str, str]]:
+    """One dashboard `jobs` message per user, from (user id, workflow id) pairs."""
+    by_user: dict[Any, set[str]] = {}
+    for user_id, workflow_id in jobs:
+        by_user.setdefault(user_id, set()).add(str(workflow_id))
+    return [
+        (dashboard_channel(user_id), json.dumps({"type": "jobs", "workflow_ids": sorted(workflow_ids)}))
+        for user_id, workflow_ids in by_user.items()
+    ]
 
 
 def _announce(job: Job) -> None:
@@ -135,14 +156,15 @@ def job_dispatch(*, job_ids: list) -> int:
     """Move PENDING jobs to QUEUED and hand them to workers; returns how many were dispatched."""
     rows = list(
         Job.objects.filter(pk__in=job_ids, status=JobStatus.PENDING).values_list(
-            "pk", "workflow__kind", "workflow__payload", "workflow__tags"
+            "pk", "workflow__kind", "workflow__payload", "workflow__tags", "workflow_id", "user_id"
         )
     )
     return jobs_dispatch_rows(rows)
 
 
 def jobs_dispatch_rows(rows: list[tuple]) -> int:
-    """job_dispatch for callers that already hold each job's (id, kind, payload, tags): the tick,
+    """job_dispatch for callers that already hold each job's (id, kind, payload, tags, workflow id,
+    user id): the tick,
     which read them with the due workflows a moment ago, saves reading them again. Every move is
     conditional on the job still being PENDING, so a job dispatched meanwhile is left alone."""
     if not rows:
@@ -150,7 +172,7 @@ def jobs_dispatch_rows(rows: list[tuple]) -> int:
     now = timezone.now()
     # A ping workflow's slot goes to no worker: it waits RUNNING until a ping or its deadline.
     by_grace: dict[int, list] = {}
-    for pk, kind, payload, _ in rows:
+    for pk, kind, payload, *_ in rows:
         if is_ping(kind, payload):
             by_grace.setdefault(ping_grace(payload), []).append(pk)
     for grace, ids in by_grace.items():
@@ -161,19 +183,27 @@ def jobs_dispatch_rows(rows: list[tuple]) -> int:
             updated_at=now,
         )
     # Nor does a WEBSOCKET job: it waits RUNNING for a client's ack (it announces itself).
-    waiting = [pk for pk, kind, _, _ in rows if kind == WorkflowKind.WEBSOCKET]
+    waiting = [pk for pk, kind, *_ in rows if kind == WorkflowKind.WEBSOCKET]
     clients_wait(job_ids=waiting, now=now)
     jobs = [
         (pk, kind, payload)
-        for pk, kind, payload, _ in rows
+        for pk, kind, payload, *_ in rows
         if not is_ping(kind, payload) and kind != WorkflowKind.WEBSOCKET
     ]
     Job.objects.filter(pk__in=[pk for pk, _, _ in jobs], status=JobStatus.PENDING).update(
         status=JobStatus.QUEUED, updated_at=now
     )
     # Before the jobs go to workers, so that no listener hears RUNNING before QUEUED. A WEBSOCKET
-    # job announced itself (clients_wait).
-    _announce_ids([pk for pk, kind, _, _ in rows if kind != WorkflowKind.WEBSOCKET])
+    # job announced itself (clients_wait). Tag listeners hear of each job; a large batch of
+    # untagged ones is one dashboard message per user, made from the rows without reading the jobs.
+    announced = [row for row in rows if row[1] != WorkflowKind.WEBSOCKET]
+    untagged = [row for row in announced if not row[3]]
+    if len(untagged) > DASHBOARD_JOB_MESSAGES:
+        _announce_ids([row[0] for row in announced if row[3]])
+        messages = _jobs_messages((user_id, workflow_id) for *_, workflow_id, user_id in untagged)
+        transaction.on_commit(lambda: publish_many(messages, what="job events"), robust=True)
+    else:
+        _announce_ids([row[0] for row in announced])
     jobs_send(jobs)
     return len(jobs) + sum(len(ids) for ids in by_grace.values()) + len(waiting)
 

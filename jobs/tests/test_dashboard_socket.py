@@ -228,3 +228,39 @@ def test_a_page_follows_a_job_log_after_the_last_line_it_showed(user, make_user,
     assert live[-1] == {"type": "log_end", "job_id": str(job.pk), "job": live[-1]["job"]}
     assert live[-1]["job"]["status"] == "COMPLETED"
     assert any(m["type"] == "job" and m["job"]["status"] == "COMPLETED" for m in live)
+
+
+def test_a_large_batch_of_jobs_is_one_jobs_message_naming_its_workflows(user, make_user, make_token):
+    """A tick that dispatches more than DASHBOARD_JOB_MESSAGES jobs sends each user one `jobs`
+    message naming the workflows concerned (a page re-reads its regions either way), never one per
+    job, and nothing of it to another user."""
+    from bench.harness import heartbeats
+    from django.utils import timezone
+
+    from jobs.scheduler import scheduler_tick
+
+    count = job_services.DASHBOARD_JOB_MESSAGES + 10
+    _, mine_token = make_token(user)
+    _, other_token = make_token(make_user())
+
+    async def scenario():
+        mine = await opened(f"/ws/dashboard/?token={mine_token}")
+        other = await opened(f"/ws/dashboard/?token={other_token}")
+        await sync_to_async(heartbeats)(user, count, lambda n: timezone.now())
+        created = await sync_to_async(scheduler_tick)()
+        messages = await until(mine, lambda m: m["type"] == "jobs")
+        messages += await drain(mine)
+        others = await drain(other)
+        await mine.disconnect()
+        await other.disconnect()
+        return created, messages, others
+
+    created, messages, others = async_to_sync(scenario)()
+
+    assert created == count
+    batches = [m for m in messages if m["type"] == "jobs"]
+    assert len(batches) == 1
+    expected = {str(pk) for pk in job_services.Job.objects.values_list("workflow_id", flat=True)}
+    assert set(batches[0]["workflow_ids"]) == expected and len(expected) == count
+    assert not [m for m in messages if m["type"] == "job"]
+    assert others == []

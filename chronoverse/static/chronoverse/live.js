@@ -112,6 +112,7 @@
   function workflowIds(message) {
     switch (message.type) {
       case "job": return [message.job.workflow_id];
+      case "jobs": return message.workflow_ids;
       case "workflow": return [message.workflow.id];
       case "schedule": return message.workflows.map(function (w) { return w.id; });
       case "workflow_deleted": case "build": case "ping": return [message.workflow_id];
@@ -122,7 +123,9 @@
 
   function concerns(region, message) {
     var types = (region.dataset.liveOn || "").split(/\s+/);
-    if (types.indexOf(message.type) === -1) return false;
+    // A batch of jobs (a tick's dispatch, heartbeats completed together) is one "jobs" message.
+    var type = message.type === "jobs" ? "job" : message.type;
+    if (types.indexOf(type) === -1) return false;
     var only = region.dataset.liveWorkflow;
     return !only || workflowIds(message).indexOf(only) !== -1;
   }
