@@ -234,9 +234,9 @@ def test_a_large_batch_of_jobs_is_one_jobs_message_naming_its_workflows(user, ma
     """A tick that dispatches more than DASHBOARD_JOB_MESSAGES jobs sends each user one `jobs`
     message naming the workflows concerned (a page re-reads its regions either way), never one per
     job, and nothing of it to another user."""
-    from bench.harness import heartbeats
     from django.utils import timezone
 
+    from bench.harness import heartbeats
     from jobs.scheduler import scheduler_tick
 
     count = job_services.DASHBOARD_JOB_MESSAGES + 10
@@ -261,6 +261,7 @@ def test_a_large_batch_of_jobs_is_one_jobs_message_naming_its_workflows(user, ma
     batches = [m for m in messages if m["type"] == "jobs"]
     assert len(batches) == 1
     expected = {str(pk) for pk in job_services.Job.objects.values_list("workflow_id", flat=True)}
-    assert set(batches[0]["workflow_ids"]) == expected and len(expected) == count
+    assert set(batches[0]["workflow_ids"]) == expected
+    assert len(expected) == count
     assert not [m for m in messages if m["type"] == "job"]
     assert others == []
