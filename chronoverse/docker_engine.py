@@ -258,7 +258,10 @@ def image_build(context: bytes, *, tag: str, timeout: int) -> Iterator[str]:
             )
             for chunk in stream:
                 if "error" in chunk:
-                    raise ImageError(chunk.get("errorDetail", {}).get("message") or chunk["error"])
+                    message = chunk.get("errorDetail", {}).get("message") or chunk["error"]
+                    if _engine_going_away(client, message):
+                        raise _unavailable(RuntimeError(message))
+                    raise ImageError(message)
                 text = chunk.get("stream") or chunk.get("status") or ""
                 for line in text.splitlines():
                     if line.strip():
@@ -273,6 +276,23 @@ def image_build(context: bytes, *, tag: str, timeout: int) -> Iterator[str]:
             if time.monotonic() > deadline - 1:
                 raise ImageError(f"Build timed out after {timeout} s.") from exc
             raise
+
+
+# How the engine words a build step cut short by its own shutdown (containerd's gRPC connection
+# closing under it), as opposed to a step that failed: the build is the engine's failure, retried.
+_ENGINE_GOING_AWAY = ("transport is closing", "error reading from server", "connection refused", "code = unavailable")
+
+
+def _engine_going_away(client: docker.DockerClient, message: str) -> bool:
+    """Whether a build's error is the engine stopping under it: said so, or the engine is not answering."""
+    lowered = message.lower()
+    if any(sign in lowered for sign in _ENGINE_GOING_AWAY) or lowered.endswith(": unavailable"):
+        return True
+    try:
+        client.ping()
+    except (*TRANSPORT_ERRORS, DockerException):
+        return True
+    return False
 
 
 def images_remove_repository(repository: str, *, keep: str | None = None) -> int:
