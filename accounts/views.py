@@ -117,19 +117,29 @@ def audit_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
+class _AuditsPasswordSet:
+    """For Django's views that set a password: the audit log records it once Django has saved it."""
+
+    audit_action: AuditAction
+    request: HttpRequest
+
+    def form_valid(self, form):
+        response = super().form_valid(form)  # type: ignore[misc]  # the auth view's, next in the MRO
+        services.user_password_audit(
+            user=form.user, action=self.audit_action, context=services.RequestContext.from_request(self.request)
+        )
+        return response
+
+
+class PasswordChangeView(_AuditsPasswordSet, auth_views.PasswordChangeView):
     form_class = PasswordChangeForm
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("accounts:settings")
+    audit_action = AuditAction.PASSWORD_CHANGED
 
     def form_valid(self, form):
         # Django saves the password and keeps this session signed in (the others are logged out).
         response = super().form_valid(form)
-        services.user_password_audit(
-            user=form.user,
-            action=AuditAction.PASSWORD_CHANGED,
-            context=services.RequestContext.from_request(self.request),
-        )
         messages.success(self.request, "Password changed. Your other sessions are signed out; API tokens still work.")
         return response
 
@@ -160,19 +170,11 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
     template_name = "accounts/password_reset_done.html"
 
 
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+class PasswordResetConfirmView(_AuditsPasswordSet, auth_views.PasswordResetConfirmView):
     form_class = SetPasswordForm
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
-
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        services.user_password_audit(
-            user=form.user,
-            action=AuditAction.PASSWORD_RESET,
-            context=services.RequestContext.from_request(self.request),
-        )
-        return response
+    audit_action = AuditAction.PASSWORD_RESET
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):

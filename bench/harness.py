@@ -218,6 +218,17 @@ def ended(*processes: subprocess.Popen) -> None:
             process.wait()
 
 
+def wait_until(condition: Callable[[], object], *, timeout: float, interval: float = 0.1) -> object:
+    """Poll `condition` until it returns something truthy, which is returned."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(interval)
+    raise TimeoutError(f"not met within {timeout} s")
+
+
 def timed_ms(call: Callable[[], object], runs: int) -> list[float]:
     """Milliseconds of each of `runs` calls, after one call to warm up."""
     call()

@@ -9,16 +9,19 @@ import os
 import time
 from datetime import timedelta
 
-from bench.harness import Result, bench_user, celery, cpu_seconds, ended, heartbeats, postgres_pid, scaled
+from bench.harness import (
+    Result,
+    bench_user,
+    celery,
+    cpu_seconds,
+    ended,
+    heartbeats,
+    postgres_pid,
+    scaled,
+    wait_until,
+)
 
 NAME = "heartbeat_throughput"
-
-
-def _wait(done, deadline: float) -> None:
-    while not done():
-        if time.monotonic() > deadline:
-            raise RuntimeError("not done in time")
-        time.sleep(0.01)
 
 
 def run() -> list[Result]:
@@ -41,7 +44,7 @@ def run() -> list[Result]:
         started = time.perf_counter()
         scheduler_tick()
         # An indexed look for any unfinished job: cheap enough not to weigh on what it waits for.
-        _wait(lambda: not Job.objects.filter(status__in=UNFINISHED).exists(), time.monotonic() + 600)
+        wait_until(lambda: not Job.objects.filter(status__in=UNFINISHED).exists(), timeout=600, interval=0.01)
         elapsed = time.perf_counter() - started
         worker_cpu, postgres_cpu, tick_cpu = (
             after - before
@@ -57,7 +60,7 @@ def run() -> list[Result]:
         started = time.perf_counter()
         for _ in range(count):
             app.send_task("celery.ping", queue="celery")
-        _wait(lambda: redis.llen("celery") == 0 and redis.hlen("unacked") == 0, time.monotonic() + 600)
+        wait_until(lambda: redis.llen("celery") == 0 and redis.hlen("unacked") == 0, timeout=600, interval=0.01)
         anchor = count / (time.perf_counter() - started)
     finally:
         ended(worker)

@@ -18,25 +18,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 
+from bench.harness import wait_until
+
 SEED_IMAGE = "chronoverse/busybox:latest"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def wait_until(condition: Callable[[], object], *, timeout: float, interval: float = 0.1) -> object:
-    """Poll `condition` until it returns something truthy, which is returned."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(interval)
-    raise TimeoutError(f"not met within {timeout} s")
 
 
 CGROUPS = Path("/sys/fs/cgroup")

@@ -22,7 +22,7 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
-from bench.harness import BUSYBOX, Result, bench_user, cpu_seconds, postgres_pid, scaled
+from bench.harness import BUSYBOX, Result, bench_user, cpu_seconds, postgres_pid, scaled, wait_until
 from bench.hosts import Engine
 
 NAME = "scale_out"
@@ -119,13 +119,6 @@ def _all_live(names: set[str]) -> bool:
     return names <= set(hosts.hosts_live())
 
 
-def _wait(done, deadline: float) -> None:
-    while not done():
-        if time.monotonic() > deadline:
-            raise RuntimeError("not done in time")
-        time.sleep(0.05)
-
-
 def _round(user, workers: list, count: int, round_no: int) -> Round:
     from django.db.models import Count
 
@@ -158,7 +151,7 @@ def _round(user, workers: list, count: int, round_no: int) -> Round:
         started = time.perf_counter()
         scheduler_tick()
         # An indexed look for any unfinished job: cheap enough not to weigh on what it waits for.
-        _wait(lambda: not Job.objects.filter(status__in=UNFINISHED).exists(), time.monotonic() + 600)
+        wait_until(lambda: not Job.objects.filter(status__in=UNFINISHED).exists(), timeout=600, interval=0.05)
         seconds = time.perf_counter() - started
         after, busy_after = cpu_now(), _machine_busy()
     finally:
@@ -187,7 +180,7 @@ def run() -> list[Result]:
     import docker
     from django.conf import settings
 
-    from bench.hosts import WorkerHost, wait_until
+    from bench.hosts import WorkerHost
 
     sizes = scaled(smoke=2, default=3, full=3)
     count = scaled(smoke=4, default=100, full=500)

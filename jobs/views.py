@@ -99,15 +99,20 @@ def job_detail_view(request: AuthenticatedHttpRequest, job_id: UUID) -> HttpResp
 def job_rerun_view(request: AuthenticatedHttpRequest, job_id: UUID) -> HttpResponse:
     """Run the job's workflow again now, as the API's manual run does (POST .../workflows/{id}/jobs)."""
     job = _owned(request, job_id)
+    return _run_now(request, job.workflow, back=redirect("jobs:detail", job_id=job.id))
+
+
+def _run_now(request: AuthenticatedHttpRequest, workflow: Workflow, *, back: HttpResponse) -> HttpResponse:
+    """Run the workflow now and go to the new job's page (its live log is what one wants to watch
+    next), or back where the user was with the reason it cannot run."""
     try:
-        rerun = services.job_run_manually(
-            workflow=job.workflow, user=request.user, context=RequestContext.from_request(request)
-        )
+        context = RequestContext.from_request(request)
+        job = services.job_run_manually(workflow=workflow, user=request.user, context=context)
     except ServiceError as error:
         messages.error(request, error.message)
-        return redirect("jobs:detail", job_id=job.id)
+        return back
     messages.success(request, "Job started.")
-    return redirect("jobs:detail", job_id=rerun.id)
+    return redirect("jobs:detail", job_id=job.id)
 
 
 def _sequence(raw: str | None, name: str) -> int | None:
@@ -230,16 +235,7 @@ def workflow_detail_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -
 @require_POST
 def workflow_run_view(request: AuthenticatedHttpRequest, workflow_id: UUID) -> HttpResponse:
     workflow = _owned_workflow(request, workflow_id)
-    try:
-        job = services.job_run_manually(
-            workflow=workflow, user=request.user, context=RequestContext.from_request(request)
-        )
-    except ServiceError as error:
-        messages.error(request, error.message)
-        return redirect("workflows:detail", workflow_id=workflow.id)
-    # Straight to the job page: right after "Run now" the live log is what one wants to watch.
-    messages.success(request, "Job started.")
-    return redirect("jobs:detail", job_id=job.id)
+    return _run_now(request, workflow, back=redirect("workflows:detail", workflow_id=workflow.id))
 
 
 @login_required

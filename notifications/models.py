@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import NotificationPreference
 from chronoverse.serializers import format_timestamp
 
 
@@ -34,6 +35,16 @@ ALERT_KINDS = frozenset(
         NotificationKind.SYSTEM_ALERT,
     }
 )
+
+
+def pushed_kinds(preference: str) -> frozenset[str]:
+    """The kinds a notification preference pushes live (and the bell counts): ALL every kind,
+    ALERTS the alert kinds, NONE none. The one place the rule is written."""
+    if preference == NotificationPreference.ALL:
+        return frozenset(NotificationKind.values)
+    if preference == NotificationPreference.ALERTS:
+        return ALERT_KINDS
+    return frozenset()
 
 
 class Notification(models.Model):

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from accounts.models import NotificationPreference, User
 from chronoverse.filters import filtered
-from notifications.models import ALERT_KINDS, Notification, NotificationKind
+from notifications.models import Notification, NotificationKind, pushed_kinds
 
 
 class NotificationFilter(django_filters.FilterSet):
@@ -33,19 +33,17 @@ def notification_unread_count(*, user: User) -> int:
 
 def of_bell_kinds(queryset: QuerySet, preference: str) -> QuerySet:
     """The notifications the bell counts and the toasts show: what the preference pushes live
-    (notifications.services.should_push_live): all, only alerts, or none."""
-    if preference == NotificationPreference.ALERTS:
-        return queryset.filter(kind__in=ALERT_KINDS)
-    if preference == NotificationPreference.NONE:
-        return queryset.none()
-    return queryset
+    (notifications.models.pushed_kinds)."""
+    if preference == NotificationPreference.ALL:
+        return queryset  # every kind: no filter to spell out
+    kinds = pushed_kinds(preference)
+    return queryset.filter(kind__in=kinds) if kinds else queryset.none()
 
 
 def notification_bell_count(*, user: User) -> int:
-    """The bell's count: the unread notifications of the kinds the user's preference pushes."""
+    """The bell's count: the unread notifications of the kinds the user's preference pushes (no
+    query at all when it pushes none)."""
     unread = Notification.objects.filter(user=user, read_at__isnull=True)
-    if user.notification_preference == NotificationPreference.NONE:
-        return 0
     return of_bell_kinds(unread, user.notification_preference).count()
 
 

@@ -10,12 +10,12 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import NotificationPreference, User
+from accounts.models import User
 from chronoverse import task_queue
 from chronoverse.errors import ServiceError
 from chronoverse.redis_client import get_redis, publish_many
 from notifications import dashboard
-from notifications.models import ALERT_KINDS, DeliverySettings, Notification, NotificationKind
+from notifications.models import ALERT_KINDS, DeliverySettings, Notification, NotificationKind, pushed_kinds
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +27,7 @@ def channel_name(user_id) -> str:
 
 
 def should_push_live(preference: str, kind: str) -> bool:
-    if preference == NotificationPreference.ALL:
-        return True
-    if preference == NotificationPreference.ALERTS:
-        return kind in ALERT_KINDS
-    return False
+    return kind in pushed_kinds(preference)
 
 
 def _message(notification: Notification) -> str:
